@@ -1,0 +1,67 @@
+"""create_app(): the FastAPI application with the API routers, error handlers and limits."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy import text
+
+from dutydesk import __version__
+from dutydesk.access.deps import Runtime
+from dutydesk.catalog.api import router as catalog_router
+from dutydesk.config import Settings, get_settings
+from dutydesk.db import Database, make_engine
+from dutydesk.incidents.api import router as incidents_router
+from dutydesk.kernel.problems import RequestLimits, install_error_handlers
+from dutydesk.people.api import router as people_router
+
+LANDING = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>DutyDesk</title></head>
+<body><main><h1>DutyDesk</h1><p>Incident management for service desks and on-call engineers.</p>
+<ul><li><a href="/api/v1/docs">API reference</a></li>
+<li><a href="/api/v1/openapi.json">OpenAPI document</a></li><li><a href="/healthz">Health</a></li></ul>
+</main></body></html>"""
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    database = database or Database(
+        make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    )
+    app = FastAPI(
+        title="DutyDesk",
+        version=__version__,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+    )
+    app.state.runtime = Runtime(settings=settings, db=database)
+    install_error_handlers(app)
+    app.add_middleware(
+        RequestLimits, max_body=settings.max_body_bytes, max_upload=settings.max_attachment_bytes
+    )
+    app.include_router(incidents_router)
+    app.include_router(people_router)
+    app.include_router(catalog_router)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> JSONResponse:
+        try:
+            with database.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            return JSONResponse({"status": "unavailable", "database": str(type(exc).__name__)}, 503)
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    @app.get("/", include_in_schema=False)
+    async def landing() -> HTMLResponse:
+        return HTMLResponse(
+            LANDING,
+            headers={
+                "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
+                "X-Frame-Options": "DENY",
+                "Referrer-Policy": "same-origin",
+            },
+        )
+
+    return app

@@ -1,0 +1,1 @@
+"""The catalog: services, configuration items and the category tree."""

@@ -1,0 +1,252 @@
+"""The `dutydesk` command line: database, serving, demo data, users, tokens, audit, transfer."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from dutydesk.access.policy import Role, system_actor
+from dutydesk.config import get_settings
+from dutydesk.db import Database, make_engine
+from dutydesk.kernel.errors import DomainError
+from dutydesk.people import queries as people
+from dutydesk.people import service as people_service
+
+app = typer.Typer(help="DutyDesk: ITIL incident management.", no_args_is_help=True, add_completion=False)
+user_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
+token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
+audit_app = typer.Typer(help="Check the tamper-evident history.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+app.add_typer(audit_app, name="audit")
+out = Console()
+err = Console(stderr=True)
+
+
+def database() -> Database:
+    settings = get_settings()
+    return Database(make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous))
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _domain(exc: DomainError) -> typer.Exit:
+    details = "; ".join(f"{e.get('field')}: {e.get('msg')}" for e in exc.errors)
+    return fail(exc.detail + (f" ({details})" if details else ""))
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database to the latest schema (creates it when empty)."""
+    from dutydesk.migrate import upgrade  # cycle: none; alembic loads only for this command
+
+    db = database()
+    upgrade(db.engine)
+    out.print(f"database at the latest schema: {db.engine.url.render_as_string(hide_password=True)}")
+
+
+@app.command()
+def init(
+    admin: Annotated[str, typer.Option(help="User name of the first administrator")] = "admin",
+    email: Annotated[str, typer.Option(help="E-mail of the first administrator")] = "admin@example.com",
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin")] = False,
+) -> None:
+    """Migrate, then create the first administrator if there is none."""
+    migrate()
+    db = database()
+    with db.unit_of_work() as session:
+        if any(u.role == Role.admin for u in people.list_users(session)):
+            out.print("an administrator exists already")
+            return
+        password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
+        try:
+            people_service.add_user(
+                session, system_actor(), username=admin, email=email, role="admin", password=password
+            )
+        except DomainError as exc:
+            raise _domain(exc) from exc
+    out.print(f"administrator {admin!r} created" + ("" if password_stdin else f" with password {password}"))
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(help="Web processes (PostgreSQL for more than one)")] = 1,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Serve the web UI and the REST API."""
+    import uvicorn  # cycle: none; uvicorn loads only for this command
+
+    uvicorn.run(
+        "dutydesk.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        proxy_headers=False,
+        access_log=log_level == "debug",
+    )
+
+
+@app.command()
+def demo(
+    incidents: Annotated[int, typer.Option(help="How many incidents to generate")] = 300,
+) -> None:
+    """Load realistic demo data when the database has none (idempotent)."""
+    from dutydesk.demo import load_demo  # cycle: none; demo data loads only for this command
+
+    db = database()
+    summary = load_demo(db, incidents=incidents)
+    out.print(summary)
+
+
+@user_app.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(help="User name")],
+    role: Annotated[Role, typer.Option(help="requester, agent, incident_manager or admin")],
+    email: Annotated[str, typer.Option(help="E-mail address")],
+    customer: Annotated[str | None, typer.Option(help="Customer name (requesters)")] = None,
+    full_name: Annotated[str, typer.Option(help="Display name")] = "",
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin")] = False,
+) -> None:
+    """Add a user."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    db = database()
+    try:
+        with db.unit_of_work() as session:
+            customer_id = people.get_customer_by_name(session, customer).id if customer else None
+            user = people_service.add_user(
+                session, system_actor(), username=name, email=email, role=role.value,
+                full_name=full_name, password=password, customer_id=customer_id,
+            )
+            out.print(f"user {user.username} ({user.role}) added with id {user.id}")
+    except DomainError as exc:
+        raise _domain(exc) from exc
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """List users."""
+    db = database()
+    with db.unit_of_work(write=False) as session:
+        table = Table("id", "user", "email", "role", "customer", "active")
+        for u in people.list_users(session):
+            table.add_row(str(u.id), u.username, u.email, u.role, str(u.customer_id or ""), "yes" if u.is_active else "no")
+        out.print(table)
+
+
+@user_app.command("set-role")
+def user_set_role(
+    name: Annotated[str, typer.Argument(help="User name")],
+    role: Annotated[Role, typer.Argument(help="The new role")],
+) -> None:
+    """Change a user's role."""
+    try:
+        with database().unit_of_work() as session:
+            people_service.set_role(session, system_actor(), people.get_user_by_username(session, name), role.value)
+    except DomainError as exc:
+        raise _domain(exc) from exc
+    out.print(f"{name} is now {role.value}")
+
+
+@user_app.command("disable")
+def user_disable(name: Annotated[str, typer.Argument(help="User name")]) -> None:
+    """Disable a user and revoke every token of theirs."""
+    try:
+        with database().unit_of_work() as session:
+            people_service.disable_user(session, system_actor(), people.get_user_by_username(session, name))
+    except DomainError as exc:
+        raise _domain(exc) from exc
+    out.print(f"{name} is disabled")
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Argument(help="User name the token acts as")],
+    scope: Annotated[str, typer.Option(help="read or write")] = "write",
+    label: Annotated[str, typer.Option(help="What the token is for")] = "cli",
+) -> None:
+    """Create an API token; the token alone is printed on the last line."""
+    try:
+        with database().unit_of_work() as session:
+            user = people.get_user_by_username(session, name)
+            token, plain = people_service.create_token(session, system_actor(), user, name=label, scope=scope)
+            token_id = token.id
+    except DomainError as exc:
+        raise _domain(exc) from exc
+    out.print(f"token {token_id} for {name} ({scope}); it is shown only once:")
+    print(plain)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: Annotated[int, typer.Argument(help="Token id")]) -> None:
+    """Revoke an API token."""
+    try:
+        with database().unit_of_work() as session:
+            people_service.revoke_token(session, system_actor(), people.get_token(session, token_id))
+    except DomainError as exc:
+        raise _domain(exc) from exc
+    out.print(f"token {token_id} revoked")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    all_breaks: Annotated[bool, typer.Option("--all", help="Report every broken incident, not just the first")] = False,
+) -> None:
+    """Walk every incident's hash chain; name the first edited, deleted or inserted event."""
+    from dutydesk.incidents.history import verify_chains  # cycle: none; only this command needs it
+
+    with database().unit_of_work(write=False) as session:
+        breaks = list(verify_chains(session, stop_at_first=not all_breaks))
+    if breaks:
+        for b in breaks:
+            err.print(f"[red]TAMPERED[/red] {b}", highlight=False)
+        raise typer.Exit(1)
+    out.print("history intact: every chain verifies")
+
+
+@app.command("export")
+def export_cmd(
+    path: Annotated[Path, typer.Argument(help="Output file (JSON lines); - for stdout")],
+) -> None:
+    """Export every incident with its history, comments, attachments and links as JSON lines."""
+    from dutydesk.incidents.transfer import export_incidents  # cycle: none; only this command
+
+    with database().unit_of_work(write=False) as session:
+        if str(path) == "-":
+            count = export_incidents(session, sys.stdout)
+        else:
+            with open(path, "w", encoding="utf-8") as fh:
+                count = export_incidents(session, fh)
+    err.print(f"{count} incidents exported")
+
+
+@app.command("import")
+def import_cmd(
+    path: Annotated[Path, typer.Argument(help="A file written by `dutydesk export`")],
+) -> None:
+    """Import incidents exported by `dutydesk export`; already present numbers are skipped."""
+    from dutydesk.incidents.transfer import import_incidents  # cycle: none; only this command
+
+    if not path.is_file():
+        raise fail(f"{path} is not a file")
+    with open(path, encoding="utf-8") as fh:
+        report = import_incidents(database(), fh, storage_dir=get_settings().storage_dir)
+    out.print(report.summary())
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    app()

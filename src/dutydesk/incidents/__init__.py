@@ -1,0 +1,1 @@
+"""The incident domain: lifecycle, priority, logging, history."""

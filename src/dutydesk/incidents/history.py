@@ -1,0 +1,164 @@
+"""The append-only, hash-chained incident history: writing events and verifying chains."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dutydesk.access.policy import Actor
+from dutydesk.kernel import clock
+from dutydesk.models import Incident, IncidentEvent
+
+GENESIS = "0" * 64
+
+
+def encode(value: Any) -> str | None:
+    """History values are stored as canonical JSON text (None stays NULL)."""
+    if value is None:
+        return None
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def event_hash(number: str, event: IncidentEvent) -> str:
+    """H(prev_hash ‖ canonical content); the incident number ties the chain to its record."""
+    content = {
+        "incident": number,
+        "seq": event.seq,
+        "at": _iso(event.at),
+        "actor_id": event.actor_id,
+        "actor_name": event.actor_name,
+        "actor_type": event.actor_type,
+        "channel": event.channel,
+        "kind": event.kind,
+        "field": event.field,
+        "old": event.old,
+        "new": event.new,
+        "reason": event.reason,
+        "rule_id": event.rule_id,
+        "request_id": event.request_id,
+        "imported": bool(event.imported),
+        "prev": event.prev_hash,
+    }
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def record(
+    session: Session,
+    incident: Incident,
+    actor: Actor,
+    kind: str,
+    *,
+    field: str | None = None,
+    old: Any = None,
+    new: Any = None,
+    reason: str | None = None,
+    rule_id: str | None = None,
+    at: datetime | None = None,
+) -> IncidentEvent:
+    """Append one event to the incident's chain in the caller's transaction."""
+    event = IncidentEvent(
+        incident=incident,
+        seq=(incident.history_count or 0) + 1,
+        at=at or clock.now(),
+        actor_id=actor.user_id,
+        actor_name=actor.name,
+        actor_type=actor.actor_type,
+        channel=actor.channel,
+        kind=kind,
+        field=field,
+        old=encode(old),
+        new=encode(new),
+        reason=reason,
+        rule_id=rule_id,
+        request_id=actor.request_id,
+        imported=actor.actor_type == "import",
+        prev_hash=incident.history_head or GENESIS,
+    )
+    event.hash = event_hash(incident.number, event)
+    incident.history_count = event.seq
+    incident.history_head = event.hash
+    session.add(event)
+    return event
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    incident_number: str
+    event_seq: int | None
+    event_id: int | None
+    problem: str
+
+    def __str__(self) -> str:
+        where = f"event #{self.event_seq} (id {self.event_id})" if self.event_seq else "its chain"
+        return f"{self.incident_number}: {where}: {self.problem}"
+
+
+def verify_chains(session: Session, *, stop_at_first: bool = False) -> Iterator[ChainBreak]:
+    """Walk every incident's chain; yield the first break of each broken incident."""
+    incidents = session.execute(
+        select(Incident.id, Incident.number, Incident.history_count, Incident.history_head)
+        .order_by(Incident.id)
+        .execution_options(yield_per=2000)
+    )
+    events = session.scalars(
+        select(IncidentEvent)
+        .order_by(IncidentEvent.incident_id, IncidentEvent.seq)
+        .execution_options(yield_per=2000)
+    )
+    pending: IncidentEvent | None = next(events, None)
+    for inc_id, number, count, head in incidents:
+        chain: list[IncidentEvent] = []
+        while pending is not None and pending.incident_id < inc_id:
+            pending = next(events, None)  # events of a vanished incident
+        while pending is not None and pending.incident_id == inc_id:
+            chain.append(pending)
+            pending = next(events, None)
+        problem = _check_chain(number, count, head, chain)
+        if problem is not None:
+            yield problem
+            if stop_at_first:
+                return
+
+
+def _check_chain(
+    number: str, count: int, head: str, chain: list[IncidentEvent]
+) -> ChainBreak | None:
+    prev = GENESIS
+    for expected_seq, event in enumerate(chain, start=1):
+        if event.seq != expected_seq:
+            if event.seq > expected_seq:
+                problem = f"event #{expected_seq} was deleted (the chain jumps to #{event.seq})"
+            else:
+                problem = "an event was inserted (sequence numbers repeat)"
+            return ChainBreak(number, event.seq, event.id, problem)
+        if event.prev_hash != prev:
+            problem = "an event was inserted or deleted before this one (previous hash differs)"
+            return ChainBreak(number, event.seq, event.id, problem)
+        if event_hash(number, event) != event.hash:
+            return ChainBreak(number, event.seq, event.id, "the event was edited (hash mismatch)")
+        prev = event.hash
+    if len(chain) < count:
+        return ChainBreak(
+            number, len(chain) + 1, None, f"event #{len(chain) + 1} onwards was deleted"
+        )
+    if len(chain) > count or prev != (head or GENESIS):
+        last = chain[-1] if chain else None
+        return ChainBreak(
+            number,
+            last.seq if last else None,
+            last.id if last else None,
+            "an event was inserted after the recorded head of the chain",
+        )
+    return None

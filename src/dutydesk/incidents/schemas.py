@@ -1,0 +1,190 @@
+"""API shapes of incidents, comments, attachments, links and history events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints
+
+from dutydesk.incidents.lifecycle import Status
+from dutydesk.kernel.schemas import Input, Line, Output, Short, Text
+
+
+class Channel(StrEnum):
+    portal = "portal"
+    phone = "phone"
+    walk_in = "walk_in"
+    email = "email"
+    api = "api"
+    monitoring = "monitoring"
+    observation = "observation"
+    chat = "chat"
+
+
+Level = int  # validated against the configured matrix in the service
+
+
+Code = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_\- ]+$")]
+Number = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}[0-9]{7,12}$")]
+
+
+class IncidentCreate(Input):
+    short_description: Line
+    description: Text = ""
+    channel: Channel | None = None
+    caller_id: int | None = None
+    customer_id: int | None = None
+    service_id: int | None = None
+    ci_id: int | None = None
+    category_id: int | None = None
+    subcategory_id: int | None = None
+    impact: Level | None = Field(None, ge=1, le=5)
+    urgency: Level | None = Field(None, ge=1, le=5)
+    assignment_group_id: int | None = None
+    assignee_id: int | None = None
+
+
+class IncidentPatch(Input):
+    short_description: Line | None = None
+    description: Text | None = None
+    caller_id: int | None = None
+    customer_id: int | None = None
+    service_id: int | None = None
+    ci_id: int | None = None
+    category_id: int | None = None
+    subcategory_id: int | None = None
+    impact: Level | None = Field(None, ge=1, le=5)
+    urgency: Level | None = Field(None, ge=1, le=5)
+    reason: Short | None = Field(None, description="Why; kept in the history with the change.")
+
+
+class ActionRequest(Input):
+    group_id: int | None = None
+    assignee_id: int | None = None
+    target: Status | None = Field(None, description="For pend: the pending state to enter.")
+    reason: Short | None = None
+    resolution_code: Code | None = None
+    resolution_notes: Text | None = None
+    is_workaround: bool | None = None
+    comment: Text | None = None
+
+
+class IncidentRead(Output):
+    number: str
+    state: Status
+    short_description: str
+    description: str
+    channel: str
+    caller_id: int | None
+    opened_by_id: int | None
+    customer_id: int | None
+    service_id: int | None
+    ci_id: int | None
+    category_id: int | None
+    subcategory_id: int | None
+    impact: int
+    urgency: int
+    priority: int
+    assignment_group_id: int | None
+    assignee_id: int | None
+    escalation_level: int
+    pending_reason: str | None
+    resolution_code: str | None
+    resolution_notes: str | None
+    is_workaround: bool | None
+    cancel_reason: str | None
+    reopen_count: int
+    reassignment_count: int
+    opened_at: datetime
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    cancelled_at: datetime | None
+    updated_at: datetime
+    version: int
+    allowed_actions: list[str] = []
+
+
+class IncidentList(Output):
+    items: list[IncidentRead]
+    next_cursor: str | None
+    total: int | None = None
+
+
+class CommentCreate(Input):
+    body: Text
+
+    visibility: Literal["work_note", "public"] = "public"
+
+
+class CommentRead(Output):
+    id: int
+    visibility: str
+    body: str
+    author_id: int | None
+    created_at: datetime
+
+
+class AttachmentRead(Output):
+    id: int
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    visibility: str
+    uploaded_by_id: int | None
+    created_at: datetime
+
+
+class LinkCreate(Input):
+    number: Number
+    kind: Literal["related", "duplicate_of", "caused_by"] = "related"
+
+
+class LinkRead(Output):
+    number: str
+    kind: str
+    direction: Literal["outgoing", "incoming"]
+    short_description: str
+    state: str
+
+
+class EventRead(Output):
+    seq: int
+    at: datetime
+    actor_id: int | None
+    actor_name: str
+    actor_type: str
+    channel: str
+    kind: str
+    field: str | None
+    old: Any
+    new: Any
+    reason: str | None
+    rule_id: str | None
+    request_id: str | None
+    imported: bool
+    hash: str
+
+
+class PriorityMatrixRead(Output):
+    levels: int
+    cells: list[list[int]]
+    labels: dict[str, str]
+
+
+class PriorityMatrixWrite(Input):
+    cells: list[list[int]] = Field(
+        description="rows = impact 1..N (1 highest), columns = urgency 1..N; values P1..P5"
+    )
+
+
+class ChecklistRead(Output):
+    required: list[str]
+    available: list[str]
+
+
+class ChecklistWrite(Input):
+    required: list[str]

@@ -1,0 +1,1 @@
+"""People: users, roles, support groups, customers, API tokens and sign-in."""

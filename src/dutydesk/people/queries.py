@@ -1,0 +1,145 @@
+"""Reads for people: users, groups, customers, tokens, and building the Actor."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dutydesk.access.policy import Actor, Role
+from dutydesk.kernel.errors import NotFound
+from dutydesk.models import AgentCustomer, ApiToken, Customer, GroupMember, SupportGroup, User
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    return user
+
+
+def get_user_by_username(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"user {username!r} not found")
+    return user
+
+
+def find_user_for_login(session: Session, login: str) -> User | None:
+    clause = User.email == login.lower() if "@" in login else User.username == login
+    return session.scalar(select(User).where(clause))
+
+
+def list_users(session: Session) -> Sequence[User]:
+    return session.scalars(select(User).order_by(User.username)).all()
+
+
+def get_group(session: Session, group_id: int) -> SupportGroup:
+    group = session.get(SupportGroup, group_id)
+    if group is None:
+        raise NotFound(f"group {group_id} not found")
+    return group
+
+
+def get_group_by_name(session: Session, name: str) -> SupportGroup:
+    group = session.scalar(select(SupportGroup).where(SupportGroup.name == name))
+    if group is None:
+        raise NotFound(f"group {name!r} not found")
+    return group
+
+
+def list_groups(session: Session) -> Sequence[SupportGroup]:
+    return session.scalars(select(SupportGroup).order_by(SupportGroup.name)).all()
+
+
+def list_group_member_ids(session: Session, group_id: int) -> list[int]:
+    return list(
+        session.scalars(
+            select(GroupMember.user_id).where(GroupMember.group_id == group_id).order_by(
+                GroupMember.user_id
+            )
+        )
+    )
+
+
+def is_group_member(session: Session, group_id: int, user_id: int) -> bool:
+    return session.get(GroupMember, (group_id, user_id)) is not None
+
+
+def get_customer(session: Session, customer_id: int) -> Customer:
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound(f"customer {customer_id} not found")
+    return customer
+
+
+def get_customer_by_name(session: Session, name: str) -> Customer:
+    customer = session.scalar(select(Customer).where(Customer.name == name))
+    if customer is None:
+        raise NotFound(f"customer {name!r} not found")
+    return customer
+
+
+def list_customers(session: Session) -> Sequence[Customer]:
+    return session.scalars(select(Customer).order_by(Customer.name)).all()
+
+
+def list_tokens(session: Session, user_id: int | None = None) -> Sequence[ApiToken]:
+    query = select(ApiToken).order_by(ApiToken.id)
+    if user_id is not None:
+        query = query.where(ApiToken.user_id == user_id)
+    return session.scalars(query).all()
+
+
+def get_token(session: Session, token_id: int) -> ApiToken:
+    token = session.get(ApiToken, token_id)
+    if token is None:
+        raise NotFound(f"token {token_id} not found")
+    return token
+
+
+def find_active_token(session: Session, token_hash: str) -> tuple[ApiToken, User] | None:
+    row = session.execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None))
+    ).first()
+    if row is None or not row[1].is_active:
+        return None
+    return row[0], row[1]
+
+
+def build_actor(
+    session: Session,
+    user: User,
+    *,
+    scope: str = "write",
+    channel: str = "api",
+    request_id: str | None = None,
+) -> Actor:
+    group_ids = frozenset(
+        session.scalars(select(GroupMember.group_id).where(GroupMember.user_id == user.id))
+    )
+    served = frozenset(
+        session.scalars(
+            select(AgentCustomer.customer_id).where(AgentCustomer.user_id == user.id)
+        )
+    )
+    shares = False
+    if user.customer_id is not None:
+        customer = session.get(Customer, user.customer_id)
+        shares = bool(customer and customer.share_incidents)
+    return Actor(
+        user_id=user.id,
+        name=user.username,
+        role=Role(user.role),
+        actor_type="user",
+        channel=channel,
+        customer_id=user.customer_id,
+        customer_shares=shares,
+        group_ids=group_ids,
+        served_customer_ids=served,
+        scope=scope,
+        request_id=request_id,
+    )

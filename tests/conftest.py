@@ -1,0 +1,119 @@
+"""Test fixtures: one migrated database per run (SQLite or PostgreSQL), a rolled-back
+transaction per test, the named cast, and an API client."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from dutydesk.app import create_app
+from dutydesk.config import Settings
+from dutydesk.db import Database, make_engine
+from dutydesk.migrate import upgrade
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--db", default="sqlite", choices=("sqlite", "postgresql"), help="backend")
+
+
+@dataclass
+class Backend:
+    name: str
+    tmp: Path
+
+    def create(self) -> tuple[str, Engine]:
+        """A new, empty, migrated database; returns its URL and engine."""
+        if self.name == "sqlite":
+            url = f"sqlite:///{self.tmp / f'dd-{secrets.token_hex(4)}.db'}"
+        else:
+            admin_url = make_url(os.environ.get("DUTYDESK_TEST_PG_URL", DEFAULT_PG))
+            name = f"dutydesk_t_{os.getpid()}_{secrets.token_hex(3)}"
+            admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            admin.dispose()
+            url = admin_url.set(database=name).render_as_string(hide_password=False)
+        engine = make_engine(url, sqlite_synchronous="NORMAL")
+        upgrade(engine)
+        return url, engine
+
+    def drop(self, url: str, engine: Engine) -> None:
+        engine.dispose()
+        if self.name == "postgresql":
+            parsed = make_url(url)
+            admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+            admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Backend:
+    return Backend(request.config.getoption("--db"), tmp_path_factory.mktemp("db"))
+
+
+@pytest.fixture(scope="session")
+def engine(backend: Backend) -> Iterator[Engine]:
+    url, engine = backend.create()
+    yield engine
+    backend.drop(url, engine)
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    with engine.connect() as conn:
+        outer = conn.begin()
+        yield conn
+        outer.rollback()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(database_url="sqlite://", storage_dir=tmp_path / "files", require_if_match=True)
+
+
+@pytest.fixture
+def db(engine: Engine, connection: Connection) -> Database:
+    return Database(engine, bind=connection)
+
+
+@pytest.fixture
+def session(db: Database) -> Iterator[object]:
+    with db.unit_of_work() as s:
+        yield s
+
+
+@pytest.fixture
+def fresh_db(backend: Backend) -> Iterator[Database]:
+    """A database of its own that really commits (concurrency and CLI tests)."""
+    url, engine = backend.create()
+    yield Database(engine)
+    backend.drop(url, engine)
+
+
+@pytest.fixture
+def app(settings: Settings, db: Database):  # type: ignore[no-untyped-def]
+    return create_app(settings, db)
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture
+def cast(db: Database):  # type: ignore[no-untyped-def]
+    from tests.factories import make_cast
+
+    return make_cast(db)
