@@ -18,8 +18,11 @@ from dutydesk.app import create_app
 from dutydesk.config import Settings
 from dutydesk.db import Database, make_engine
 from dutydesk.migrate import upgrade
+from dutydesk.people.secrets import use_cheapest_hashing
+from tests.factories import make_cast
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+use_cheapest_hashing()  # production parameters cost ~0.1-0.5 s per hash
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -114,6 +117,4 @@ def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def cast(db: Database):  # type: ignore[no-untyped-def]
-    from tests.factories import make_cast
-
     return make_cast(db)

@@ -19,7 +19,8 @@ LANDING = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>DutyDesk</title></head>
 <body><main><h1>DutyDesk</h1><p>Incident management for service desks and on-call engineers.</p>
 <ul><li><a href="/api/v1/docs">API reference</a></li>
-<li><a href="/api/v1/openapi.json">OpenAPI document</a></li><li><a href="/healthz">Health</a></li></ul>
+<li><a href="/api/v1/openapi.json">OpenAPI document</a></li>
+<li><a href="/healthz">Health</a></li></ul>
 </main></body></html>"""
 
 
@@ -49,7 +50,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         try:
             with database.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
-        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        except Exception as exc:
             return JSONResponse({"status": "unavailable", "database": str(type(exc).__name__)}, 503)
         return JSONResponse({"status": "ok", "version": __version__})
 

@@ -37,7 +37,9 @@ class Runtime:
 
     def gate(self) -> asyncio.Semaphore:
         if self.write_gate is None:
-            n = self.settings.write_concurrency or (1 if self.db.engine.dialect.name == "sqlite" else 8)
+            n = self.settings.write_concurrency or (
+                1 if self.db.engine.dialect.name == "sqlite" else 8
+            )
             self.write_gate = asyncio.Semaphore(n)
         return self.write_gate
 

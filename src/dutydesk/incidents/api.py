@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from dutydesk.access.deps import Api
 from dutydesk.access.policy import Actor, require_admin
-from dutydesk.incidents import collaboration, queries, rules, service
+from dutydesk.incidents import actions, collaboration, queries, rules, service
 from dutydesk.incidents.lifecycle import Status, allowed_actions
 from dutydesk.incidents.priority import CHECKLIST_FIELDS
 from dutydesk.incidents.schemas import (
@@ -50,7 +50,9 @@ def present(incident: Incident, actor: Actor) -> dict[str, Any]:
 
 
 def with_etag(body: dict[str, Any], status_code: int = 200, **headers: str) -> JSONResponse:
-    return JSONResponse(body, status_code=status_code, headers={"ETag": f'"{body["version"]}"', **headers})
+    return JSONResponse(
+        body, status_code=status_code, headers={"ETag": f'"{body["version"]}"', **headers}
+    )
 
 
 def _ids(raw: str | None, name: str) -> list[int]:
@@ -59,7 +61,9 @@ def _ids(raw: str | None, name: str) -> list[int]:
     try:
         return [int(part) for part in raw.split(",") if part.strip()]
     except ValueError as exc:
-        raise InvalidInput(f"{name} takes comma-separated ids", errors=[{"field": name, "msg": "not an id list"}]) from exc
+        raise InvalidInput(
+            f"{name} takes comma-separated ids", errors=[{"field": name, "msg": "not an id list"}]
+        ) from exc
 
 
 @router.post("/incidents", status_code=201, response_model=IncidentRead)
@@ -116,10 +120,16 @@ async def list_incidents(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     count: bool = False,
 ) -> Response:
-    for name, value in (("opened_after", opened_after), ("opened_before", opened_before),
-                        ("updated_after", updated_after), ("updated_before", updated_before)):
+    for name, value in (
+        ("opened_after", opened_after),
+        ("opened_before", opened_before),
+        ("updated_after", updated_after),
+        ("updated_before", updated_before),
+    ):
         if value is not None and value.tzinfo is None:
-            raise InvalidInput("dates need a time zone", errors=[{"field": name, "msg": "add Z or an offset"}])
+            raise InvalidInput(
+                "dates need a time zone", errors=[{"field": name, "msg": "add Z or an offset"}]
+            )
     flt = queries.IncidentFilter(
         states=queries.parse_states(state),
         priorities=_ids(priority, "priority"),
@@ -137,8 +147,13 @@ async def list_incidents(
     )
 
     def work(session: Session, actor: Actor) -> dict[str, Any]:
-        page = queries.list_incidents(session, actor, flt, sort=sort, limit=limit, cursor=cursor, count=count)
-        body: dict[str, Any] = {"items": [present(i, actor) for i in page.items], "next_cursor": page.next_cursor}
+        page = queries.list_incidents(
+            session, actor, flt, sort=sort, limit=limit, cursor=cursor, count=count
+        )
+        body: dict[str, Any] = {
+            "items": [present(i, actor) for i in page.items],
+            "next_cursor": page.next_cursor,
+        }
         if count:
             body["total"] = page.total
         return body
@@ -155,7 +170,9 @@ async def read_incident(number: str, api: Api) -> Response:
 
 
 @router.patch("/incidents/{number}", response_model=IncidentRead)
-async def patch_incident(number: str, body: IncidentPatch, api: Api, if_match: IfMatch = None) -> Response:
+async def patch_incident(
+    number: str, body: IncidentPatch, api: Api, if_match: IfMatch = None
+) -> Response:
     def work(session: Session, actor: Actor) -> dict[str, Any]:
         incident = queries.get_incident_for(session, actor, number, for_update=True)
         service.check_version(incident, if_match, api.settings)
@@ -174,9 +191,11 @@ async def act_on_incident(
 
     def work(session: Session, actor: Actor) -> dict[str, Any]:
         incident = queries.get_incident_for(session, actor, number, for_update=True)
-        service.ensure_actor_may_act(actor, incident)
+        actions.ensure_actor_may_act(actor, incident)
         service.check_version(incident, if_match, api.settings)
-        result = service.perform_action(session, actor, incident, action, request, settings=api.settings)
+        result = actions.perform_action(
+            session, actor, incident, action, request, settings=api.settings
+        )
         session.flush()
         return present(result, actor)
 
@@ -205,7 +224,10 @@ async def list_events(number: str, api: Api) -> list[dict[str, Any]]:
 async def list_comments(number: str, api: Api) -> list[dict[str, Any]]:
     def work(session: Session, actor: Actor) -> list[dict[str, Any]]:
         incident = queries.get_incident_for(session, actor, number)
-        return [CommentRead.model_validate(c).model_dump(mode="json") for c in queries.list_comments(session, actor, incident)]
+        return [
+            CommentRead.model_validate(c).model_dump(mode="json")
+            for c in queries.list_comments(session, actor, incident)
+        ]
 
     return await api.read(work)
 
@@ -224,7 +246,10 @@ async def add_comment(number: str, body: CommentCreate, api: Api) -> dict[str, A
 async def list_attachments(number: str, api: Api) -> list[dict[str, Any]]:
     def work(session: Session, actor: Actor) -> list[dict[str, Any]]:
         incident = queries.get_incident_for(session, actor, number)
-        return [AttachmentRead.model_validate(a).model_dump(mode="json") for a in queries.list_attachments(session, actor, incident)]
+        return [
+            AttachmentRead.model_validate(a).model_dump(mode="json")
+            for a in queries.list_attachments(session, actor, incident)
+        ]
 
     return await api.read(work)
 
@@ -243,8 +268,14 @@ async def upload_attachment(
     def work(session: Session, actor: Actor) -> dict[str, Any]:
         incident = queries.get_incident_for(session, actor, number, for_update=True)
         attachment = collaboration.attach_file(
-            session, actor, incident, filename=filename, data=data, visibility=visibility,
-            storage_dir=api.settings.storage_dir, max_bytes=limit,
+            session,
+            actor,
+            incident,
+            filename=filename,
+            data=data,
+            visibility=visibility,
+            storage_dir=api.settings.storage_dir,
+            max_bytes=limit,
         )
         return AttachmentRead.model_validate(attachment).model_dump(mode="json")
 
@@ -280,7 +311,10 @@ async def download_attachment(number: str, attachment_id: int, api: Api) -> Resp
 async def list_links(number: str, api: Api) -> list[dict[str, Any]]:
     def work(session: Session, actor: Actor) -> list[dict[str, Any]]:
         incident = queries.get_incident_for(session, actor, number)
-        return [LinkRead.model_validate(v).model_dump(mode="json") for v in queries.list_links(session, actor, incident)]
+        return [
+            LinkRead.model_validate(v).model_dump(mode="json")
+            for v in queries.list_links(session, actor, incident)
+        ]
 
     return await api.read(work)
 
@@ -292,8 +326,11 @@ async def add_link(number: str, body: LinkCreate, api: Api) -> dict[str, Any]:
         other = queries.get_incident_for(session, actor, body.number, for_update=True)
         link = collaboration.link_incidents(session, actor, incident, other, body.kind)
         return LinkRead(
-            number=other.number, kind=link.kind, direction="outgoing",
-            short_description=other.short_description, state=other.state,
+            number=other.number,
+            kind=link.kind,
+            direction="outgoing",
+            short_description=other.short_description,
+            state=other.state,
         ).model_dump(mode="json")
 
     return await api.write(work)
@@ -304,7 +341,9 @@ async def add_link(number: str, body: LinkCreate, api: Api) -> dict[str, Any]:
 
 def _matrix_read(cells: tuple[tuple[int, ...], ...]) -> dict[str, Any]:
     labels = {"1": "highest", str(len(cells)): "lowest"}
-    return PriorityMatrixRead(levels=len(cells), cells=[list(r) for r in cells], labels=labels).model_dump()
+    return PriorityMatrixRead(
+        levels=len(cells), cells=[list(r) for r in cells], labels=labels
+    ).model_dump()
 
 
 @router.get("/admin/priority-matrix", response_model=PriorityMatrixRead, tags=["admin"])
@@ -340,4 +379,3 @@ async def write_checklist(body: ChecklistWrite, api: Api) -> dict[str, Any]:
         return {"required": list(required), "available": list(CHECKLIST_FIELDS)}
 
     return await api.write(work)
-

@@ -9,7 +9,7 @@ import secrets
 import unicodedata
 from pathlib import Path
 
-import filetype  # type: ignore[import-untyped]
+import filetype
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,7 +21,13 @@ from dutydesk.kernel.errors import Conflict, Forbidden, InvalidInput, PayloadToo
 from dutydesk.models import Attachment, Comment, Incident, IncidentLink
 
 # Types a browser would render or run; always served as opaque downloads.
-ACTIVE_TYPES = ("text/html", "image/svg+xml", "application/xml", "text/xml", "application/xhtml+xml")
+ACTIVE_TYPES = (
+    "text/html",
+    "image/svg+xml",
+    "application/xml",
+    "text/xml",
+    "application/xhtml+xml",
+)
 
 
 def _writable(incident: Incident) -> None:
@@ -36,7 +42,9 @@ def add_comment(
     require_write_scope(actor)
     _writable(incident)
     if not body.strip():
-        raise InvalidInput("a comment needs text", errors=[{"field": "body", "msg": "must not be blank"}])
+        raise InvalidInput(
+            "a comment needs text", errors=[{"field": "body", "msg": "must not be blank"}]
+        )
     if visibility not in ("work_note", "public"):
         raise InvalidInput("visibility is 'work_note' or 'public'")
     if visibility == "work_note" and not actor.is_staff:
@@ -130,7 +138,12 @@ def attach_file(
         incident,
         actor,
         kind,
-        new={"attachment_id": attachment.id, "filename": attachment.filename, "size": len(data), "sha256": attachment.sha256},
+        new={
+            "attachment_id": attachment.id,
+            "filename": attachment.filename,
+            "size": len(data),
+            "sha256": attachment.sha256,
+        },
     )
     incident.updated_at = clock.now()
     return attachment
@@ -143,7 +156,10 @@ def link_incidents(
     if not actor.is_staff:
         raise Forbidden("only service desk staff link incidents")
     if other.id == incident.id:
-        raise InvalidInput("an incident cannot be linked to itself", errors=[{"field": "number", "msg": "same incident"}])
+        raise InvalidInput(
+            "an incident cannot be linked to itself",
+            errors=[{"field": "number", "msg": "same incident"}],
+        )
     existing = session.scalar(
         select(IncidentLink).where(
             IncidentLink.source_id == incident.id,
@@ -154,10 +170,16 @@ def link_incidents(
     if existing is not None:
         raise Conflict(f"{incident.number} is already linked to {other.number} as {kind}")
     link = IncidentLink(
-        source_id=incident.id, target_id=other.id, kind=kind, created_at=clock.now(), created_by_id=actor.user_id
+        source_id=incident.id,
+        target_id=other.id,
+        kind=kind,
+        created_at=clock.now(),
+        created_by_id=actor.user_id,
     )
     session.add(link)
     history.record(session, incident, actor, "link_added", field=kind, new=other.number)
-    history.record(session, other, actor, "link_added", field=f"{kind} (incoming)", new=incident.number)
+    history.record(
+        session, other, actor, "link_added", field=f"{kind} (incoming)", new=incident.number
+    )
     incident.updated_at = other.updated_at = clock.now()
     return link

@@ -115,7 +115,9 @@ def next_transition(
     return rows[0]
 
 
-def next_status(status: Status, action: Action, role: str, *, target: Status | None = None) -> Status:
+def next_status(
+    status: Status, action: Action, role: str, *, target: Status | None = None
+) -> Status:
     return next_transition(status, action, role, target=target).target
 
 

@@ -88,7 +88,9 @@ def parse_sort(raw: str | None) -> list[tuple[InstrumentedAttribute[Any], bool]]
         if name not in SORTABLE:
             raise InvalidInput(
                 f"cannot sort by {name!r}",
-                errors=[{"field": "sort", "msg": f"use {', '.join(SORTABLE)} (prefix - for descending)"}],
+                errors=[
+                    {"field": "sort", "msg": f"use {', '.join(SORTABLE)} (prefix - for descending)"}
+                ],
             )
         columns.append((SORTABLE[name], desc))
     if not any(col is Incident.id for col, _ in columns):
@@ -96,7 +98,7 @@ def parse_sort(raw: str | None) -> list[tuple[InstrumentedAttribute[Any], bool]]
     return columns
 
 
-def _filtered(actor: Actor, flt: IncidentFilter) -> Select[tuple[Incident]]:
+def _filtered(actor: Actor, flt: IncidentFilter) -> Select[Incident]:
     query = select(Incident).where(incident_visibility(actor))
     if flt.states:
         query = query.where(Incident.state.in_(flt.states))
@@ -112,7 +114,8 @@ def _filtered(actor: Actor, flt: IncidentFilter) -> Select[tuple[Incident]]:
             query = query.where(column.in_(values))
     if flt.category_ids:
         query = query.where(
-            Incident.category_id.in_(flt.category_ids) | Incident.subcategory_id.in_(flt.category_ids)
+            Incident.category_id.in_(flt.category_ids)
+            | Incident.subcategory_id.in_(flt.category_ids)
         )
     if flt.text:
         pattern = "%" + flt.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

@@ -29,7 +29,9 @@ class Replay:
 
 
 def request_hash(method: str, path: str, payload: Any) -> str:
-    canonical = json.dumps([method, path, payload], sort_keys=True, separators=(",", ":"), default=str)
+    canonical = json.dumps(
+        [method, path, payload], sort_keys=True, separators=(",", ":"), default=str
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -45,7 +47,9 @@ def check_key(key: str) -> str:
 def begin(session: Session, user_id: int, key: str, digest: str) -> Replay | IdempotencyRecord:
     """Replay a finished request, refuse a different body, or reserve the key."""
     record = session.scalar(
-        select(IdempotencyRecord).where(IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key)
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key
+        )
     )
     if record is not None:
         if record.request_hash != digest:
@@ -55,7 +59,12 @@ def begin(session: Session, user_id: int, key: str, digest: str) -> Replay | Ide
             )
         return Replay(record.status_code, json.loads(record.response_body))
     record = IdempotencyRecord(
-        user_id=user_id, key=key, request_hash=digest, status_code=0, response_body="null", created_at=clock.now()
+        user_id=user_id,
+        key=key,
+        request_hash=digest,
+        status_code=0,
+        response_body="null",
+        created_at=clock.now(),
     )
     session.add(record)
     try:

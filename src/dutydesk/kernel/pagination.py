@@ -29,7 +29,9 @@ def decode_cursor(cursor: str, columns: list[tuple[InstrumentedAttribute[Any], b
         decoded: list[Any] = []
         for value, (column, _desc) in zip(values, columns, strict=True):
             column_type = column.property.columns[0].type
-            python_type = datetime if isinstance(column_type, UTCDateTime) else column_type.python_type
+            python_type = (
+                datetime if isinstance(column_type, UTCDateTime) else column_type.python_type
+            )
             if python_type is datetime and value is not None:
                 decoded.append(datetime.fromisoformat(value))
             elif value is not None and not isinstance(value, python_type):

@@ -24,7 +24,12 @@ PROBLEM = "application/problem+json"
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
     body.update({k: v for k, v in extra.items() if v not in (None, [], {})})
     headers = {}
     if "retry_after" in extra:
@@ -64,7 +69,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StaleDataError)
     async def stale(_request: Request, _exc: StaleDataError) -> Response:
-        return problem(412, "Precondition failed", "the record changed while you were saving; read it again")
+        return problem(
+            412, "Precondition failed", "the record changed while you were saving; read it again"
+        )
 
     @app.exception_handler(IntegrityError)
     async def integrity(_request: Request, exc: IntegrityError) -> Response:
@@ -74,7 +81,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OperationalError)
     async def unavailable(_request: Request, exc: OperationalError) -> Response:
         log.error("database unavailable: %s", str(exc.orig).splitlines()[0] if exc.orig else exc)
-        return problem(503, "Service unavailable", "the database is not reachable; retry shortly", retry_after=5)
+        return problem(
+            503,
+            "Service unavailable",
+            "the database is not reachable; retry shortly",
+            retry_after=5,
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
@@ -101,7 +113,9 @@ class RequestLimits:
         path = scope.get("path", "")
         limit = self.max_upload + 65536 if path.endswith("/attachments") else self.max_body
         declared = headers.get(b"content-length")
-        too_big = problem(413, "Payload too large", f"the request body is larger than {limit} bytes")
+        too_big = problem(
+            413, "Payload too large", f"the request body is larger than {limit} bytes"
+        )
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await too_big(scope, receive, send)
             return

@@ -21,11 +21,15 @@ def _not_blank(value: str) -> str:
 
 Text = Annotated[str, StringConstraints(max_length=32_000), AfterValidator(_no_nul)]
 Line = Annotated[
-    str, StringConstraints(min_length=1, max_length=200), AfterValidator(_no_nul),
+    str,
+    StringConstraints(min_length=1, max_length=200),
+    AfterValidator(_no_nul),
     AfterValidator(_not_blank),
 ]
 Name = Annotated[
-    str, StringConstraints(min_length=1, max_length=120), AfterValidator(_no_nul),
+    str,
+    StringConstraints(min_length=1, max_length=120),
+    AfterValidator(_no_nul),
     AfterValidator(_not_blank),
 ]
 Short = Annotated[str, StringConstraints(max_length=500), AfterValidator(_no_nul)]

@@ -37,7 +37,9 @@ async def login(body: LoginRequest, request: Request, api: Api) -> dict[str, Any
     address = request.client.host if request.client else "unknown"
 
     def check(session: Session) -> service.LoginResult:
-        return service.sign_in(session, api.settings, login=body.login, password=body.password, address=address)
+        return service.sign_in(
+            session, api.settings, login=body.login, password=body.password, address=address
+        )
 
     result = await api.anonymous_write(check)  # the attempt is committed even when it fails
     user_id = service.raise_for_login(result).id
@@ -55,7 +57,9 @@ async def login(body: LoginRequest, request: Request, api: Api) -> dict[str, Any
 async def me(api: Api) -> dict[str, Any]:
     def work(session: Session, actor: Actor) -> dict[str, Any]:
         assert actor.user_id is not None
-        return UserRead.model_validate(queries.get_user(session, actor.user_id)).model_dump(mode="json")
+        return UserRead.model_validate(queries.get_user(session, actor.user_id)).model_dump(
+            mode="json"
+        )
 
     return await api.read(work)
 
@@ -64,7 +68,9 @@ async def me(api: Api) -> dict[str, Any]:
 async def list_users(api: Api) -> list[dict[str, Any]]:
     def work(session: Session, actor: Actor) -> list[dict[str, Any]]:
         require_admin(actor)
-        return [UserRead.model_validate(u).model_dump(mode="json") for u in queries.list_users(session)]
+        return [
+            UserRead.model_validate(u).model_dump(mode="json") for u in queries.list_users(session)
+        ]
 
     return await api.read(work)
 
@@ -73,8 +79,14 @@ async def list_users(api: Api) -> list[dict[str, Any]]:
 async def create_user(body: UserCreate, api: Api) -> dict[str, Any]:
     def work(session: Session, actor: Actor) -> dict[str, Any]:
         user = service.add_user(
-            session, actor, username=body.username, email=body.email, role=body.role,
-            full_name=body.full_name, password=body.password, customer_id=body.customer_id,
+            session,
+            actor,
+            username=body.username,
+            email=body.email,
+            role=body.role,
+            full_name=body.full_name,
+            password=body.password,
+            customer_id=body.customer_id,
         )
         return UserRead.model_validate(user).model_dump(mode="json")
 
@@ -103,7 +115,10 @@ async def patch_user(user_id: int, body: UserPatch, api: Api) -> dict[str, Any]:
 async def list_tokens(api: Api) -> list[dict[str, Any]]:
     def work(session: Session, actor: Actor) -> list[dict[str, Any]]:
         owner = None if actor.is_admin else actor.user_id
-        return [TokenRead.model_validate(t).model_dump(mode="json") for t in queries.list_tokens(session, owner)]
+        return [
+            TokenRead.model_validate(t).model_dump(mode="json")
+            for t in queries.list_tokens(session, owner)
+        ]
 
     return await api.read(work)
 
@@ -130,7 +145,9 @@ async def revoke_token(token_id: int, api: Api) -> dict[str, Any]:
         token = queries.get_token(session, token_id)
         if token.user_id != actor.user_id and not actor.is_admin:
             raise NotFound(f"token {token_id} not found")
-        return TokenRead.model_validate(service.revoke_token(session, actor, token)).model_dump(mode="json")
+        return TokenRead.model_validate(service.revoke_token(session, actor, token)).model_dump(
+            mode="json"
+        )
 
     return await api.write(work)
 
@@ -164,7 +181,9 @@ async def create_group(body: GroupCreate, api: Api) -> dict[str, Any]:
 async def patch_group(group_id: int, body: GroupPatch, api: Api) -> dict[str, Any]:
     def work(session: Session, actor: Actor) -> dict[str, Any]:
         require_admin(actor)
-        group = service.update_group(session, actor, queries.get_group(session, group_id), **body.model_dump())
+        group = service.update_group(
+            session, actor, queries.get_group(session, group_id), **body.model_dump()
+        )
         return _group_read(session, group)
 
     return await api.write(work)
@@ -182,7 +201,9 @@ async def add_member(group_id: int, user_id: int, api: Api) -> dict[str, Any]:
     return await api.write(work)
 
 
-@router.delete("/admin/groups/{group_id}/members/{user_id}", response_model=GroupRead, tags=["admin"])
+@router.delete(
+    "/admin/groups/{group_id}/members/{user_id}", response_model=GroupRead, tags=["admin"]
+)
 async def remove_member(group_id: int, user_id: int, api: Api) -> dict[str, Any]:
     def work(session: Session, actor: Actor) -> dict[str, Any]:
         require_admin(actor)
@@ -198,7 +219,10 @@ async def remove_member(group_id: int, user_id: int, api: Api) -> dict[str, Any]
 async def list_customers(api: Api) -> list[dict[str, Any]]:
     def work(session: Session, actor: Actor) -> list[dict[str, Any]]:
         require_admin(actor)
-        return [CustomerRead.model_validate(c).model_dump(mode="json") for c in queries.list_customers(session)]
+        return [
+            CustomerRead.model_validate(c).model_dump(mode="json")
+            for c in queries.list_customers(session)
+        ]
 
     return await api.read(work)
 
@@ -206,7 +230,9 @@ async def list_customers(api: Api) -> list[dict[str, Any]]:
 @router.post("/admin/customers", status_code=201, response_model=CustomerRead, tags=["admin"])
 async def create_customer(body: CustomerCreate, api: Api) -> dict[str, Any]:
     def work(session: Session, actor: Actor) -> dict[str, Any]:
-        return CustomerRead.model_validate(service.create_customer(session, actor, **body.model_dump())).model_dump(mode="json")
+        return CustomerRead.model_validate(
+            service.create_customer(session, actor, **body.model_dump())
+        ).model_dump(mode="json")
 
     return await api.write(work)
 
@@ -215,7 +241,9 @@ async def create_customer(body: CustomerCreate, api: Api) -> dict[str, Any]:
 async def patch_customer(customer_id: int, body: CustomerPatch, api: Api) -> dict[str, Any]:
     def work(session: Session, actor: Actor) -> dict[str, Any]:
         require_admin(actor)
-        customer = service.update_customer(session, actor, queries.get_customer(session, customer_id), **body.model_dump())
+        customer = service.update_customer(
+            session, actor, queries.get_customer(session, customer_id), **body.model_dump()
+        )
         return CustomerRead.model_validate(customer).model_dump(mode="json")
 
     return await api.write(work)
@@ -225,6 +253,11 @@ async def patch_customer(customer_id: int, body: CustomerPatch, api: Api) -> dic
 async def serve_customer(user_id: int, customer_id: int, api: Api) -> None:
     def work(session: Session, actor: Actor) -> None:
         require_admin(actor)
-        service.serve_customer(session, actor, queries.get_user(session, user_id), queries.get_customer(session, customer_id))
+        service.serve_customer(
+            session,
+            actor,
+            queries.get_user(session, user_id),
+            queries.get_customer(session, customer_id),
+        )
 
     await api.write(work)

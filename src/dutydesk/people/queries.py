@@ -56,9 +56,9 @@ def list_groups(session: Session) -> Sequence[SupportGroup]:
 def list_group_member_ids(session: Session, group_id: int) -> list[int]:
     return list(
         session.scalars(
-            select(GroupMember.user_id).where(GroupMember.group_id == group_id).order_by(
-                GroupMember.user_id
-            )
+            select(GroupMember.user_id)
+            .where(GroupMember.group_id == group_id)
+            .order_by(GroupMember.user_id)
         )
     )
 
@@ -122,9 +122,7 @@ def build_actor(
         session.scalars(select(GroupMember.group_id).where(GroupMember.user_id == user.id))
     )
     served = frozenset(
-        session.scalars(
-            select(AgentCustomer.customer_id).where(AgentCustomer.user_id == user.id)
-        )
+        session.scalars(select(AgentCustomer.customer_id).where(AgentCustomer.user_id == user.id))
     )
     shares = False
     if user.customer_id is not None:

@@ -207,7 +207,12 @@ def raise_for_login(result: LoginResult) -> User:
 
 
 def create_customer(
-    session: Session, actor: Actor, *, name: str, description: str = "", share_incidents: bool = False
+    session: Session,
+    actor: Actor,
+    *,
+    name: str,
+    description: str = "",
+    share_incidents: bool = False,
 ) -> Customer:
     require_admin(actor)
     if not name.strip():

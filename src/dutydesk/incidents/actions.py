@@ -1,0 +1,299 @@
+"""The lifecycle verbs (ITIL actions) on an incident; each goes through the transition table."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
+from dutydesk.access.policy import Actor, Role, require_write_scope
+from dutydesk.config import Settings
+from dutydesk.incidents import changes, collaboration, history, service
+from dutydesk.incidents.lifecycle import (
+    PENDING,
+    Action,
+    Status,
+    is_within_reopen_window,
+    missing_resolution_fields,
+)
+from dutydesk.incidents.schemas import ActionRequest
+from dutydesk.kernel import clock
+from dutydesk.kernel.errors import (
+    Forbidden,
+    InvalidInput,
+    NotFound,
+)
+from dutydesk.models import Incident, IncidentLink
+from dutydesk.people import queries as people
+
+TIER_RANK = {"l1": 1, "l2": 2, "l3": 3, "supplier": 4}
+REFERENCE_FIELDS = (
+    "caller_id",
+    "customer_id",
+    "service_id",
+    "ci_id",
+    "category_id",
+    "subcategory_id",
+    "assignment_group_id",
+    "assignee_id",
+)
+
+
+def assign(session: Session, actor: Actor, incident: Incident, req: ActionRequest) -> Incident:
+    group_id = req.group_id if req.group_id is not None else incident.assignment_group_id
+    if group_id is None:
+        raise InvalidInput(
+            "assign needs a group", errors=[{"field": "group_id", "msg": "required"}]
+        )
+    group, assignee = service.resolve_assignment(session, actor, group_id, req.assignee_id)
+    assert group is not None
+    changes.apply_assignment(session, actor, incident, group, assignee, Action.assign, req.reason)
+    return incident
+
+
+def escalate(session: Session, actor: Actor, incident: Incident, req: ActionRequest) -> Incident:
+    """Functional escalation to a group of a higher tier (L1 → L2 → L3 → supplier)."""
+    if req.group_id is None:
+        raise InvalidInput(
+            "escalate needs the group to escalate to",
+            errors=[{"field": "group_id", "msg": "required"}],
+        )
+    group, assignee = service.resolve_assignment(session, actor, req.group_id, req.assignee_id)
+    assert group is not None
+    current = (
+        TIER_RANK.get(people.get_group(session, incident.assignment_group_id).tier, 1)
+        if incident.assignment_group_id
+        else incident.escalation_level
+    )
+    if TIER_RANK[group.tier] <= current:
+        raise InvalidInput(
+            f"{group.name} ({group.tier}) is not a higher tier than the current one",
+            errors=[{"field": "group_id", "msg": "must be a higher tier"}],
+        )
+    changes.apply_assignment(session, actor, incident, group, assignee, Action.escalate, req.reason)
+    changes.set_field(session, actor, incident, "escalation_level", TIER_RANK[group.tier], "ESC")
+    return incident
+
+
+def start_work(session: Session, actor: Actor, incident: Incident, req: ActionRequest) -> Incident:
+    rule_id = changes.transition(session, actor, incident, Action.start, reason=req.reason)
+    if incident.assignee_id is None and actor.user_id is not None and actor.actor_type == "user":
+        changes.set_field(session, actor, incident, "assignee_id", actor.user_id, rule_id)
+    changes.acknowledge(incident, actor)
+    return incident
+
+
+def pend(session: Session, actor: Actor, incident: Incident, req: ActionRequest) -> Incident:
+    if req.target not in PENDING:
+        raise InvalidInput(
+            "pend needs a target pending state",
+            errors=[{"field": "target", "msg": f"one of {', '.join(sorted(PENDING))}"}],
+        )
+    if not (req.reason and req.reason.strip()):
+        raise InvalidInput(
+            "say what the incident is waiting for", errors=[{"field": "reason", "msg": "required"}]
+        )
+    rule_id = changes.transition(
+        session, actor, incident, Action.pend, target=req.target, reason=req.reason
+    )
+    changes.set_field(session, actor, incident, "pending_reason", req.reason, rule_id)
+    return incident
+
+
+def resume(session: Session, actor: Actor, incident: Incident, req: ActionRequest) -> Incident:
+    rule_id = changes.transition(session, actor, incident, Action.resume, reason=req.reason)
+    changes.set_field(session, actor, incident, "pending_reason", None, rule_id)
+    return incident
+
+
+def resolve(session: Session, actor: Actor, incident: Incident, req: ActionRequest) -> Incident:
+    """Resolution needs a code, notes, and whether it is a workaround (RSV guard)."""
+    missing = missing_resolution_fields(
+        req.resolution_code, req.resolution_notes, req.is_workaround
+    )
+    if missing:
+        raise InvalidInput(
+            "a resolution needs a code, notes and whether it is a workaround",
+            errors=[{"field": f, "msg": "required to resolve"} for f in missing],
+        )
+    rule_id = changes.transition(session, actor, incident, Action.resolve, reason=req.reason)
+    changes.set_field(session, actor, incident, "resolution_code", req.resolution_code, rule_id)
+    changes.set_field(session, actor, incident, "resolution_notes", req.resolution_notes, rule_id)
+    changes.set_field(session, actor, incident, "is_workaround", req.is_workaround, rule_id)
+    changes.set_field(session, actor, incident, "pending_reason", None, rule_id)
+    changes.acknowledge(incident, actor)
+    incident.resolved_at = clock.now()
+    return incident
+
+
+def confirm_resolution(
+    session: Session, actor: Actor, incident: Incident, req: ActionRequest
+) -> Incident:
+    changes.transition(
+        session, actor, incident, Action.confirm, reason=req.reason or "resolution confirmed"
+    )
+    incident.closed_at = clock.now()
+    return incident
+
+
+def close(session: Session, actor: Actor, incident: Incident, req: ActionRequest) -> Incident:
+    changes.transition(session, actor, incident, Action.close, reason=req.reason)
+    incident.closed_at = clock.now()
+    return incident
+
+
+def cancel(session: Session, actor: Actor, incident: Incident, req: ActionRequest) -> Incident:
+    if not (req.reason and req.reason.strip()):
+        raise InvalidInput(
+            "say why the incident is cancelled", errors=[{"field": "reason", "msg": "required"}]
+        )
+    rule_id = changes.transition(session, actor, incident, Action.cancel, reason=req.reason)
+    changes.set_field(session, actor, incident, "cancel_reason", req.reason, rule_id)
+    incident.cancelled_at = clock.now()
+    return incident
+
+
+def reopen(
+    session: Session, actor: Actor, incident: Incident, req: ActionRequest, *, settings: Settings
+) -> Incident:
+    """Within the window the same incident reopens (ROP-1); after it a follow-up (ROP-2/3)."""
+    if not (req.reason and req.reason.strip()):
+        raise InvalidInput(
+            "say why the resolution did not work", errors=[{"field": "reason", "msg": "required"}]
+        )
+    window = timedelta(days=settings.reopen_window_days)
+    state = Status(incident.state)
+    within = (
+        state == Status.resolved
+        and incident.resolved_at is not None
+        and is_within_reopen_window(incident.resolved_at, clock.now(), window)
+    )
+    if within:
+        changes.transition(
+            session, actor, incident, Action.reopen, target=Status.in_progress, reason=req.reason
+        )
+        incident.reopen_count += 1
+        for name in ("resolution_code", "resolution_notes", "is_workaround"):
+            changes.set_field(session, actor, incident, name, None, "ROP-1")
+        incident.resolved_at = None
+        return incident
+    target = Status.closed if state == Status.closed else Status.resolved
+    rule_id = changes.transition(
+        session, actor, incident, Action.reopen, target=target, reason=req.reason
+    )
+    return _open_follow_up(session, actor, incident, req.reason, rule_id)
+
+
+def _open_follow_up(
+    session: Session, actor: Actor, old: Incident, reason: str, rule_id: str
+) -> Incident:
+    now = clock.now()
+    follow = Incident(
+        number=service.next_number(session),
+        short_description=old.short_description[:200],
+        description=f"Follow-up of {old.number}: {reason}\n\n{old.description}",
+        channel=old.channel,
+        caller_id=old.caller_id,
+        opened_by_id=actor.user_id,
+        customer_id=old.customer_id,
+        service_id=old.service_id,
+        ci_id=old.ci_id,
+        category_id=old.category_id,
+        subcategory_id=old.subcategory_id,
+        impact=old.impact,
+        urgency=old.urgency,
+        priority=old.priority,
+        assignment_group_id=old.assignment_group_id,
+        state=Status.assigned if old.assignment_group_id else Status.new,
+        escalation_level=old.escalation_level,
+        reopen_count=0,
+        reassignment_count=0,
+        opened_at=now,
+        updated_at=now,
+        history_count=0,
+        history_head="",
+    )
+    session.add(follow)
+    session.flush()  # the link below needs the follow-up's id
+    history.record(
+        session,
+        follow,
+        actor,
+        "created",
+        new=changes.snapshot(follow),
+        reason=reason,
+        rule_id=rule_id,
+    )
+    session.add(
+        IncidentLink(
+            source_id=follow.id,
+            target_id=old.id,
+            kind="follow_up_of",
+            created_at=now,
+            created_by_id=actor.user_id,
+        )
+    )
+    history.record(
+        session, follow, actor, "link_added", field="follow_up_of", new=old.number, rule_id=rule_id
+    )
+    history.record(
+        session,
+        old,
+        actor,
+        "follow_up_opened",
+        field="follow_up",
+        new=follow.number,
+        reason=reason,
+        rule_id=rule_id,
+    )
+    changes.touch(old)
+    return follow
+
+
+VERBS = {
+    Action.assign: assign,
+    Action.escalate: escalate,
+    Action.start: start_work,
+    Action.pend: pend,
+    Action.resume: resume,
+    Action.resolve: resolve,
+    Action.confirm: confirm_resolution,
+    Action.close: close,
+    Action.cancel: cancel,
+}
+
+
+def perform_action(
+    session: Session,
+    actor: Actor,
+    incident: Incident,
+    action: str,
+    req: ActionRequest,
+    *,
+    settings: Settings,
+) -> Incident:
+    """Run one lifecycle action; returns the incident work goes on with (a follow-up: ROP-2/3)."""
+    require_write_scope(actor)
+    try:
+        act = Action(action)
+    except ValueError as exc:
+        raise NotFound(
+            f"there is no action {action!r}", extra={"actions": [a.value for a in Action]}
+        ) from exc
+    if act == Action.reopen:
+        result = reopen(session, actor, incident, req, settings=settings)
+    else:
+        result = VERBS[act](session, actor, incident, req)
+    if req.comment:
+        collaboration.add_comment(
+            session, actor, incident, req.comment, "public" if not actor.is_staff else "work_note"
+        )
+    return result
+
+
+def ensure_actor_may_act(actor: Actor, incident: Incident) -> None:
+    if actor.role == Role.requester and actor.user_id not in (
+        incident.caller_id,
+        incident.opened_by_id,
+    ):
+        raise Forbidden("only the caller may act on this incident")

@@ -1,0 +1,123 @@
+"""Low-level incident changes shared by logging and the lifecycle verbs; each one is logged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from dutydesk.access.policy import Actor
+from dutydesk.incidents import history
+from dutydesk.incidents.lifecycle import Action, InvalidTransition, Status, next_transition
+from dutydesk.kernel import clock
+from dutydesk.kernel.errors import Conflict
+from dutydesk.models import Incident, SupportGroup, User
+
+REFERENCE_FIELDS = (
+    "caller_id",
+    "customer_id",
+    "service_id",
+    "ci_id",
+    "category_id",
+    "subcategory_id",
+    "assignment_group_id",
+    "assignee_id",
+)
+
+
+class TransitionRefused(Conflict):
+    """409 that names the actions the caller could take instead."""
+
+
+def refuse(exc: InvalidTransition) -> TransitionRefused:
+    return TransitionRefused(
+        str(exc), extra={"state": exc.status.value, "allowed_actions": exc.allowed}
+    )
+
+
+def snapshot(incident: Incident) -> dict[str, Any]:
+    return {
+        name: getattr(incident, name)
+        for name in (
+            "short_description",
+            "description",
+            "channel",
+            "state",
+            "impact",
+            "urgency",
+            "priority",
+            *REFERENCE_FIELDS,
+        )
+    }
+
+
+def touch(incident: Incident) -> None:
+    incident.updated_at = clock.now()
+
+
+def transition(
+    session: Session,
+    actor: Actor,
+    incident: Incident,
+    action: Action,
+    target: Status | None = None,
+    reason: str | None = None,
+) -> str:
+    try:
+        row = next_transition(Status(incident.state), action, actor.role, target=target)
+    except InvalidTransition as exc:
+        raise refuse(exc) from exc
+    if row.target != incident.state:
+        history.record(
+            session,
+            incident,
+            actor,
+            "state_changed",
+            field="state",
+            old=incident.state,
+            new=row.target.value,
+            reason=reason,
+            rule_id=row.rule_id,
+        )
+        incident.state = row.target
+    touch(incident)
+    return row.rule_id
+
+
+def set_field(
+    session: Session, actor: Actor, incident: Incident, name: str, new: Any, rule_id: str | None
+) -> None:
+    old = getattr(incident, name)
+    if old != new:
+        setattr(incident, name, new)
+        history.record(
+            session, incident, actor, "field_changed", field=name, old=old, new=new, rule_id=rule_id
+        )
+
+
+def acknowledge(incident: Incident, actor: Actor) -> None:
+    if incident.acknowledged_at is None and actor.is_staff and actor.actor_type == "user":
+        incident.acknowledged_at = clock.now()
+
+
+def apply_assignment(
+    session: Session,
+    actor: Actor,
+    incident: Incident,
+    group: SupportGroup,
+    assignee: User | None,
+    action: Action,
+    reason: str | None,
+) -> None:
+    was_assigned = incident.assignment_group_id is not None
+    moved = group.id != incident.assignment_group_id or (
+        assignee is not None
+        and assignee.id != incident.assignee_id
+        and incident.assignee_id is not None
+    )
+    rule_id = transition(session, actor, incident, action, reason=reason)
+    set_field(session, actor, incident, "assignment_group_id", group.id, rule_id)
+    set_field(session, actor, incident, "assignee_id", assignee.id if assignee else None, rule_id)
+    if was_assigned and moved:
+        incident.reassignment_count += 1
+    acknowledge(incident, actor)
