@@ -51,11 +51,19 @@ class Cast:
     erin: Person  # second requester at Acme
 
 
-def make_person(session: Any, username: str, role: str, customer: Customer | None = None, scope: str = "write") -> Person:
+def make_person(
+    session: Any, username: str, role: str, customer: Customer | None = None, scope: str = "write"
+) -> Person:
     actor = system_actor()
     user = people.add_user(
-        session, actor, username=username, email=f"{username}@example.com", role=role,
-        full_name=username.title(), password=PASSWORD, customer_id=customer.id if customer else None,
+        session,
+        actor,
+        username=username,
+        email=f"{username}@example.com",
+        role=role,
+        full_name=username.title(),
+        password=PASSWORD,
+        customer_id=customer.id if customer else None,
     )
     _token, plain = people.create_token(session, actor, user, name="test", scope=scope)
     return Person(user, plain)
@@ -68,10 +76,17 @@ def make_cast(db: Database) -> Cast:
         globex = people.create_customer(s, actor, name="Globex")
         groups = [
             people.create_group(s, actor, name=n, tier=t)
-            for n, t in (("Service Desk", "l1"), ("Application Support", "l2"), ("Infrastructure", "l3"), ("Vendor", "supplier"))
+            for n, t in (
+                ("Service Desk", "l1"),
+                ("Application Support", "l2"),
+                ("Infrastructure", "l3"),
+                ("Vendor", "supplier"),
+            )
         ]
         email = catalog.create_service(s, actor, name="E-mail")
-        server = catalog.create_ci(s, actor, name="mail01", ci_class="server", service_id=email.id, criticality="high")
+        server = catalog.create_ci(
+            s, actor, name="mail01", ci_class="server", service_id=email.id, criticality="high"
+        )
         hardware = catalog.create_category(s, actor, name="Hardware")
         laptop = catalog.create_category(s, actor, name="Laptop", parent_id=hardware.id)
         bob = make_person(s, "bob", "admin")
@@ -85,7 +100,22 @@ def make_cast(db: Database) -> Cast:
         people.add_member(s, actor, groups[1], eve.user)
         people.serve_customer(s, actor, alice.user, acme)
         s.flush()
-    return Cast(acme, globex, *groups, email, server, hardware, laptop, bob, ivy, alice, eve, dave, carol, erin)
+    return Cast(
+        acme,
+        globex,
+        *groups,
+        email,
+        server,
+        hardware,
+        laptop,
+        bob,
+        ivy,
+        alice,
+        eve,
+        dave,
+        carol,
+        erin,
+    )
 
 
 def new_incident(client: TestClient, who: Person, **fields: Any) -> dict[str, Any]:

@@ -18,7 +18,9 @@ from dutydesk.kernel.errors import DomainError
 from dutydesk.people import queries as people
 from dutydesk.people import service as people_service
 
-app = typer.Typer(help="DutyDesk: ITIL incident management.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="DutyDesk: ITIL incident management.", no_args_is_help=True, add_completion=False
+)
 user_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
 audit_app = typer.Typer(help="Check the tamper-evident history.", no_args_is_help=True)
@@ -31,7 +33,9 @@ err = Console(stderr=True)
 
 def database() -> Database:
     settings = get_settings()
-    return Database(make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous))
+    return Database(
+        make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    )
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -51,14 +55,20 @@ def migrate() -> None:
 
     db = database()
     upgrade(db.engine)
-    out.print(f"database at the latest schema: {db.engine.url.render_as_string(hide_password=True)}")
+    out.print(
+        f"database at the latest schema: {db.engine.url.render_as_string(hide_password=True)}"
+    )
 
 
 @app.command()
 def init(
     admin: Annotated[str, typer.Option(help="User name of the first administrator")] = "admin",
-    email: Annotated[str, typer.Option(help="E-mail of the first administrator")] = "admin@example.com",
-    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin")] = False,
+    email: Annotated[
+        str, typer.Option(help="E-mail of the first administrator")
+    ] = "admin@example.com",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin")
+    ] = False,
 ) -> None:
     """Migrate, then create the first administrator if there is none."""
     migrate()
@@ -67,14 +77,24 @@ def init(
         if any(u.role == Role.admin for u in people.list_users(session)):
             out.print("an administrator exists already")
             return
-        password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
+        password = (
+            sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
+        )
         try:
             people_service.add_user(
-                session, system_actor(), username=admin, email=email, role="admin", password=password
+                session,
+                system_actor(),
+                username=admin,
+                email=email,
+                role="admin",
+                password=password,
             )
         except DomainError as exc:
             raise _domain(exc) from exc
-    out.print(f"administrator {admin!r} created" + ("" if password_stdin else f" with password {password}"))
+    out.print(
+        f"administrator {admin!r} created"
+        + ("" if password_stdin else f" with password {password}")
+    )
 
 
 @app.command()
@@ -118,7 +138,9 @@ def user_add(
     email: Annotated[str, typer.Option(help="E-mail address")],
     customer: Annotated[str | None, typer.Option(help="Customer name (requesters)")] = None,
     full_name: Annotated[str, typer.Option(help="Display name")] = "",
-    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin")] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin")
+    ] = False,
 ) -> None:
     """Add a user."""
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
@@ -127,8 +149,14 @@ def user_add(
         with db.unit_of_work() as session:
             customer_id = people.get_customer_by_name(session, customer).id if customer else None
             user = people_service.add_user(
-                session, system_actor(), username=name, email=email, role=role.value,
-                full_name=full_name, password=password, customer_id=customer_id,
+                session,
+                system_actor(),
+                username=name,
+                email=email,
+                role=role.value,
+                full_name=full_name,
+                password=password,
+                customer_id=customer_id,
             )
             out.print(f"user {user.username} ({user.role}) added with id {user.id}")
     except DomainError as exc:
@@ -142,7 +170,14 @@ def user_list() -> None:
     with db.unit_of_work(write=False) as session:
         table = Table("id", "user", "email", "role", "customer", "active")
         for u in people.list_users(session):
-            table.add_row(str(u.id), u.username, u.email, u.role, str(u.customer_id or ""), "yes" if u.is_active else "no")
+            table.add_row(
+                str(u.id),
+                u.username,
+                u.email,
+                u.role,
+                str(u.customer_id or ""),
+                "yes" if u.is_active else "no",
+            )
         out.print(table)
 
 
@@ -154,7 +189,9 @@ def user_set_role(
     """Change a user's role."""
     try:
         with database().unit_of_work() as session:
-            people_service.set_role(session, system_actor(), people.get_user_by_username(session, name), role.value)
+            people_service.set_role(
+                session, system_actor(), people.get_user_by_username(session, name), role.value
+            )
     except DomainError as exc:
         raise _domain(exc) from exc
     out.print(f"{name} is now {role.value}")
@@ -165,7 +202,9 @@ def user_disable(name: Annotated[str, typer.Argument(help="User name")]) -> None
     """Disable a user and revoke every token of theirs."""
     try:
         with database().unit_of_work() as session:
-            people_service.disable_user(session, system_actor(), people.get_user_by_username(session, name))
+            people_service.disable_user(
+                session, system_actor(), people.get_user_by_username(session, name)
+            )
     except DomainError as exc:
         raise _domain(exc) from exc
     out.print(f"{name} is disabled")
@@ -181,7 +220,9 @@ def token_create(
     try:
         with database().unit_of_work() as session:
             user = people.get_user_by_username(session, name)
-            token, plain = people_service.create_token(session, system_actor(), user, name=label, scope=scope)
+            token, plain = people_service.create_token(
+                session, system_actor(), user, name=label, scope=scope
+            )
             token_id = token.id
     except DomainError as exc:
         raise _domain(exc) from exc
@@ -194,7 +235,9 @@ def token_revoke(token_id: Annotated[int, typer.Argument(help="Token id")]) -> N
     """Revoke an API token."""
     try:
         with database().unit_of_work() as session:
-            people_service.revoke_token(session, system_actor(), people.get_token(session, token_id))
+            people_service.revoke_token(
+                session, system_actor(), people.get_token(session, token_id)
+            )
     except DomainError as exc:
         raise _domain(exc) from exc
     out.print(f"token {token_id} revoked")
@@ -202,7 +245,9 @@ def token_revoke(token_id: Annotated[int, typer.Argument(help="Token id")]) -> N
 
 @audit_app.command("verify")
 def audit_verify(
-    all_breaks: Annotated[bool, typer.Option("--all", help="Report every broken incident, not just the first")] = False,
+    all_breaks: Annotated[
+        bool, typer.Option("--all", help="Report every broken incident, not just the first")
+    ] = False,
 ) -> None:
     """Walk every incident's hash chain; name the first edited, deleted or inserted event."""
     from dutydesk.incidents.history import verify_chains  # cycle: none; only this command needs it

@@ -21,7 +21,9 @@ from dutydesk.incidents.lifecycle import (
 from dutydesk.models.incident import OPEN_STATES_SQL
 
 
-@pytest.mark.parametrize("row", TRANSITIONS, ids=lambda r: f"{r.rule_id}:{r.source}-{r.action}->{r.target}")
+@pytest.mark.parametrize(
+    "row", TRANSITIONS, ids=lambda r: f"{r.rule_id}:{r.source}-{r.action}->{r.target}"
+)
 def test_every_row_applies_for_its_roles(row) -> None:
     for role in row.by:
         assert next_transition(row.source, row.action, role, target=row.target) == row
@@ -62,7 +64,10 @@ def test_requesters_may_only_confirm_or_reopen() -> None:
 def test_pend_needs_a_target() -> None:
     with pytest.raises(InvalidTransition):
         next_status(Status.in_progress, Action.pend, "agent")
-    assert next_status(Status.in_progress, Action.pend, "agent", target=Status.pending_vendor) == Status.pending_vendor
+    assert (
+        next_status(Status.in_progress, Action.pend, "agent", target=Status.pending_vendor)
+        == Status.pending_vendor
+    )
 
 
 def test_open_states_match_the_partial_index() -> None:
@@ -71,7 +76,11 @@ def test_open_states_match_the_partial_index() -> None:
 
 
 def test_resolution_guard() -> None:
-    assert missing_resolution_fields(None, " ", None) == ["resolution_code", "resolution_notes", "is_workaround"]
+    assert missing_resolution_fields(None, " ", None) == [
+        "resolution_code",
+        "resolution_notes",
+        "is_workaround",
+    ]
     assert missing_resolution_fields("fixed", "replaced disk", False) == []
 
 

@@ -10,7 +10,14 @@ from sqlalchemy.orm import Session
 from dutydesk.access.deps import Api
 from dutydesk.access.policy import Actor
 from dutydesk.catalog import queries, service
-from dutydesk.catalog.schemas import CICreate, CIRead, CategoryCreate, CategoryRead, ServiceCreate, ServiceRead
+from dutydesk.catalog.schemas import (
+    CategoryCreate,
+    CategoryRead,
+    CICreate,
+    CIRead,
+    ServiceCreate,
+    ServiceRead,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
 
@@ -29,7 +36,9 @@ async def list_services(api: Api) -> list[dict[str, Any]]:
 @router.post("/admin/services", status_code=201, response_model=ServiceRead, tags=["admin"])
 async def create_service(body: ServiceCreate, api: Api) -> dict[str, Any]:
     def work(session: Session, actor: Actor) -> dict[str, Any]:
-        return ServiceRead.model_validate(service.create_service(session, actor, **body.model_dump())).model_dump()
+        return ServiceRead.model_validate(
+            service.create_service(session, actor, **body.model_dump())
+        ).model_dump()
 
     return await api.write(work)
 
@@ -37,7 +46,9 @@ async def create_service(body: ServiceCreate, api: Api) -> dict[str, Any]:
 @router.get("/cis", response_model=list[CIRead])
 async def list_cis(api: Api, service_id: int | None = None) -> list[dict[str, Any]]:
     def work(session: Session, actor: Actor) -> list[dict[str, Any]]:
-        return [CIRead.model_validate(c).model_dump() for c in queries.list_cis(session, service_id)]
+        return [
+            CIRead.model_validate(c).model_dump() for c in queries.list_cis(session, service_id)
+        ]
 
     return await api.read(work)
 
@@ -45,7 +56,9 @@ async def list_cis(api: Api, service_id: int | None = None) -> list[dict[str, An
 @router.post("/admin/cis", status_code=201, response_model=CIRead, tags=["admin"])
 async def create_ci(body: CICreate, api: Api) -> dict[str, Any]:
     def work(session: Session, actor: Actor) -> dict[str, Any]:
-        return CIRead.model_validate(service.create_ci(session, actor, **body.model_dump())).model_dump()
+        return CIRead.model_validate(
+            service.create_ci(session, actor, **body.model_dump())
+        ).model_dump()
 
     return await api.write(work)
 
@@ -53,7 +66,9 @@ async def create_ci(body: CICreate, api: Api) -> dict[str, Any]:
 @router.get("/categories", response_model=list[CategoryRead])
 async def list_categories(api: Api) -> list[dict[str, Any]]:
     def work(session: Session, actor: Actor) -> list[dict[str, Any]]:
-        return [CategoryRead.model_validate(c).model_dump() for c in queries.list_categories(session)]
+        return [
+            CategoryRead.model_validate(c).model_dump() for c in queries.list_categories(session)
+        ]
 
     return await api.read(work)
 
@@ -61,6 +76,8 @@ async def list_categories(api: Api) -> list[dict[str, Any]]:
 @router.post("/admin/categories", status_code=201, response_model=CategoryRead, tags=["admin"])
 async def create_category(body: CategoryCreate, api: Api) -> dict[str, Any]:
     def work(session: Session, actor: Actor) -> dict[str, Any]:
-        return CategoryRead.model_validate(service.create_category(session, actor, **body.model_dump())).model_dump()
+        return CategoryRead.model_validate(
+            service.create_category(session, actor, **body.model_dump())
+        ).model_dump()
 
     return await api.write(work)

@@ -30,7 +30,9 @@ def _write(session: Session, actor: Actor, key: str, value: object) -> None:
     row = session.get(Setting, key)
     text = json.dumps(value)
     if row is None:
-        session.add(Setting(key=key, value=text, updated_at=clock.now(), updated_by_id=actor.user_id))
+        session.add(
+            Setting(key=key, value=text, updated_at=clock.now(), updated_by_id=actor.user_id)
+        )
     else:
         row.value = text
         row.updated_at = clock.now()

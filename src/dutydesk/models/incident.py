@@ -63,9 +63,7 @@ class Incident(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     channel: Mapped[str] = mapped_column(String(20))
     caller_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), nullable=True)
-    opened_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("user_account.id"), nullable=True
-    )
+    opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), nullable=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), nullable=True)
     service_id: Mapped[int | None] = mapped_column(
         ForeignKey("service.id"), nullable=True, index=True
@@ -160,9 +158,7 @@ class Attachment(Base):
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     visibility: Mapped[str] = mapped_column(String(20))
-    uploaded_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("user_account.id"), nullable=True
-    )
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -175,9 +171,7 @@ class IncidentLink(Base):
     target_id: Mapped[int] = mapped_column(ForeignKey("incident.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    created_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("user_account.id"), nullable=True
-    )
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), nullable=True)
 
 
 class IdempotencyRecord(Base):
