@@ -367,3 +367,23 @@ def test_priority_matrix_admin(client, cast) -> None:
         ).status_code
         == 422
     )
+
+
+def test_idempotency_key_replays_and_expires(client, cast) -> None:
+    from datetime import timedelta
+
+    from dutydesk.kernel import clock
+
+    body = {"short_description": "Printer on fire", "impact": 1, "urgency": 1}
+    h = {**cast.dave.headers, "Idempotency-Key": "k-1"}
+    with clock.frozen(clock.now()) as advance:
+        first = client.post("/api/v1/incidents", json=body, headers=h)
+        again = client.post("/api/v1/incidents", json=body, headers=h)
+        assert first.status_code == again.status_code == 201
+        assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+        other = client.post("/api/v1/incidents", json={**body, "urgency": 2}, headers=h)
+        assert other.status_code == 422
+        assert client.post("/api/v1/incidents", json=body, headers={**h, "Idempotency-Key": "x" * 256}).status_code == 422
+        advance(timedelta(hours=25))
+        later = client.post("/api/v1/incidents", json=body, headers=h)
+        assert later.status_code == 201 and later.json()["number"] != first.json()["number"]

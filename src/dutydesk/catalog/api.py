@@ -8,16 +8,19 @@ from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
 from dutydesk.access.deps import Api
-from dutydesk.access.policy import Actor
+from dutydesk.access.policy import Actor, require_admin
 from dutydesk.catalog import queries, service
 from dutydesk.catalog.schemas import (
     CategoryCreate,
     CategoryRead,
     CICreate,
+    CIPatch,
     CIRead,
     ServiceCreate,
+    ServicePatch,
     ServiceRead,
 )
+from dutydesk.kernel.errors import InvalidInput
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
 
@@ -79,5 +82,31 @@ async def create_category(body: CategoryCreate, api: Api) -> dict[str, Any]:
         return CategoryRead.model_validate(
             service.create_category(session, actor, **body.model_dump())
         ).model_dump()
+
+    return await api.write(work)
+
+
+@router.patch("/admin/services/{service_id}", response_model=ServiceRead, tags=["admin"])
+async def patch_service(service_id: int, body: ServicePatch, api: Api) -> dict[str, Any]:
+    def work(session: Session, actor: Actor) -> dict[str, Any]:
+        require_admin(actor)
+        changes = body.model_dump(exclude_unset=True)
+        found = service.update_service(
+            session, actor, queries.get_service(session, service_id), changes
+        )
+        return ServiceRead.model_validate(found).model_dump()
+
+    return await api.write(work)
+
+
+@router.patch("/admin/cis/{ci_id}", response_model=CIRead, tags=["admin"])
+async def patch_ci(ci_id: int, body: CIPatch, api: Api) -> dict[str, Any]:
+    def work(session: Session, actor: Actor) -> dict[str, Any]:
+        require_admin(actor)
+        changes = body.model_dump(exclude_unset=True)
+        if changes.get("ci_class", "") is None or changes.get("criticality", "") is None:
+            raise InvalidInput("ci_class and criticality cannot be emptied")
+        found = service.update_ci(session, actor, queries.get_ci(session, ci_id), changes)
+        return CIRead.model_validate(found).model_dump()
 
     return await api.write(work)

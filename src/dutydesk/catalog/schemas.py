@@ -48,3 +48,16 @@ class CategoryRead(Output):
     id: int
     name: str
     parent_id: int | None
+
+
+class ServicePatch(Input):
+    description: Text | None = None
+    customer_id: int | None = None
+    owner_group_id: int | None = None
+
+
+class CIPatch(Input):
+    ci_class: Name | None = None
+    criticality: Literal["low", "medium", "high", "critical"] | None = None
+    service_id: int | None = None
+    owner_group_id: int | None = None

@@ -102,3 +102,35 @@ def create_category(
     session.add(category)
     session.flush()
     return category
+
+
+def update_service(
+    session: Session, actor: Actor, service: Service, changes: dict[str, object]
+) -> Service:
+    """Apply the given fields (description, customer_id, owner_group_id); None clears ids."""
+    require_admin(actor)
+    if changes.get("customer_id") is not None:
+        people_queries.get_customer(session, int(str(changes["customer_id"])))
+    if changes.get("owner_group_id") is not None:
+        people_queries.get_group(session, int(str(changes["owner_group_id"])))
+    for name in ("description", "customer_id", "owner_group_id"):
+        if name in changes:
+            setattr(service, name, changes[name])
+    return service
+
+
+def update_ci(
+    session: Session, actor: Actor, ci: ConfigurationItem, changes: dict[str, object]
+) -> ConfigurationItem:
+    """Apply the given fields (ci_class, criticality, service_id, owner_group_id)."""
+    require_admin(actor)
+    if "criticality" in changes and changes["criticality"] not in CRITICALITIES:
+        raise InvalidInput(f"criticality must be one of {', '.join(CRITICALITIES)}")
+    if changes.get("service_id") is not None:
+        queries.get_service(session, int(str(changes["service_id"])))
+    if changes.get("owner_group_id") is not None:
+        people_queries.get_group(session, int(str(changes["owner_group_id"])))
+    for name in ("ci_class", "criticality", "service_id", "owner_group_id"):
+        if name in changes:
+            setattr(ci, name, changes[name])
+    return ci

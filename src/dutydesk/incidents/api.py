@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -70,11 +70,14 @@ def _ids(raw: str | None, name: str) -> list[int]:
 async def create_incident(body: IncidentCreate, api: Api, key: IdemKey = None) -> Response:
     payload = body.model_dump(mode="json", exclude_unset=True)
     digest = idempotency.request_hash("POST", "/api/v1/incidents", payload)
+    retention = timedelta(hours=api.settings.idempotency_retention_hours)
 
     def work(session: Session, actor: Actor) -> tuple[int, dict[str, Any]]:
         record = None
         if key is not None and actor.user_id is not None:
-            found = idempotency.begin(session, actor.user_id, idempotency.check_key(key), digest)
+            found = idempotency.begin(
+                session, actor.user_id, idempotency.check_key(key), digest, retention=retention
+            )
             if isinstance(found, idempotency.Replay):
                 return -found.status_code, found.body
             record = found

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -44,13 +45,22 @@ def check_key(key: str) -> str:
     return key
 
 
-def begin(session: Session, user_id: int, key: str, digest: str) -> Replay | IdempotencyRecord:
-    """Replay a finished request, refuse a different body, or reserve the key."""
+def begin(
+    session: Session, user_id: int, key: str, digest: str, *, retention: timedelta
+) -> Replay | IdempotencyRecord:
+    """Replay a finished request, refuse a different body, or reserve the key.
+
+    A key older than the retention period is forgotten: reusing it makes a new request.
+    """
     record = session.scalar(
         select(IdempotencyRecord).where(
             IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key
         )
     )
+    if record is not None and record.created_at < clock.now() - retention:
+        session.delete(record)
+        session.flush()
+        record = None
     if record is not None:
         if record.request_hash != digest:
             raise InvalidInput(
