@@ -30,7 +30,7 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
         "status": status,
         "detail": detail,
     }
-    body.update({k: v for k, v in extra.items() if v not in (None, [], {})})
+    body.update({k: v for k, v in extra.items() if v is not None and not (k == "errors" and not v)})
     headers = {}
     if "retry_after" in extra:
         headers["Retry-After"] = str(extra["retry_after"])
