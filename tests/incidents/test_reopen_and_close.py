@@ -143,3 +143,11 @@ def test_reassignment_is_counted(client, cast) -> None:
     )
     body = act(client, cast.eve, n, "start").json()
     assert body["assignee_id"] == cast.eve.id and body["acknowledged_at"] is not None
+
+
+def test_a_comment_can_accompany_the_closing_action(client, cast) -> None:
+    n = resolved_incident(client, cast)
+    r = act(client, cast.alice, n, "close", comment="closed after call with the user")
+    assert r.status_code == 200 and r.json()["state"] == "closed"
+    notes = client.get(f"/api/v1/incidents/{n}/comments", headers=cast.alice.headers).json()
+    assert notes[-1]["body"] == "closed after call with the user"

@@ -280,14 +280,13 @@ def perform_action(
         raise NotFound(
             f"there is no action {action!r}", extra={"actions": [a.value for a in Action]}
         ) from exc
+    if req.comment:  # first: the action may leave the incident closed to additions
+        visibility = "public" if not actor.is_staff else "work_note"
+        collaboration.add_comment(session, actor, incident, req.comment, visibility)
     if act == Action.reopen:
         result = reopen(session, actor, incident, req, settings=settings)
     else:
         result = VERBS[act](session, actor, incident, req)
-    if req.comment:
-        collaboration.add_comment(
-            session, actor, incident, req.comment, "public" if not actor.is_staff else "work_note"
-        )
     return result
 
 

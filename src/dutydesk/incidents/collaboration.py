@@ -30,7 +30,9 @@ ACTIVE_TYPES = (
 )
 
 
-def _writable(incident: Incident) -> None:
+def _writable(session: Session, incident: Incident) -> None:
+    if incident.id is None:  # opened in this transaction: give it its id
+        session.flush()
     if Status(incident.state) in TERMINAL:
         raise Conflict(f"{incident.number} is {incident.state}; nothing can be added to it")
 
@@ -40,7 +42,7 @@ def add_comment(
 ) -> Comment:
     """A work note (internal) or a public reply; requesters can only reply publicly."""
     require_write_scope(actor)
-    _writable(incident)
+    _writable(session, incident)
     if not body.strip():
         raise InvalidInput(
             "a comment needs text", errors=[{"field": "body", "msg": "must not be blank"}]
@@ -103,7 +105,7 @@ def attach_file(
 ) -> Attachment:
     """Store the bytes under a random name; the type is sniffed from content, not trusted."""
     require_write_scope(actor)
-    _writable(incident)
+    _writable(session, incident)
     if len(data) > max_bytes:
         raise PayloadTooLarge(f"the file is larger than the limit of {max_bytes} bytes")
     if not data:
@@ -155,6 +157,7 @@ def link_incidents(
     require_write_scope(actor)
     if not actor.is_staff:
         raise Forbidden("only service desk staff link incidents")
+    _writable(session, incident)
     if other.id == incident.id:
         raise InvalidInput(
             "an incident cannot be linked to itself",
