@@ -76,3 +76,18 @@ def test_init_creates_one_admin(run) -> None:
 def test_audit_verify_on_intact_history(run) -> None:
     r = run("audit", "verify")
     assert r.exit_code == 0 and "intact" in r.output
+
+
+def test_bad_configuration_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = CliRunner()
+    for name, value, expected in (
+        ("DUTYDESK_DATABASE_URL", "not a url", "DUTYDESK_DATABASE_URL"),
+        ("DUTYDESK_MAX_BODY_BYTES", "lots", "DUTYDESK_MAX_BODY_BYTES"),
+        ("DUTYDESK_SQLITE_SYNCHRONOUS", "SOMETIMES", "SYNCHRONOUS"),
+    ):
+        with monkeypatch.context() as m:
+            m.setenv(name, value)
+            get_settings.cache_clear()
+            r = runner.invoke(cli, ["user", "list"])
+            assert r.exit_code == 2 and expected in r.output, r.output
+    get_settings.cache_clear()

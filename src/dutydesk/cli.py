@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import ArgumentError, OperationalError
 
 from dutydesk.access.policy import Role, system_actor
-from dutydesk.config import get_settings
+from dutydesk.config import Settings, get_settings
 from dutydesk.db import Database, make_engine
 from dutydesk.kernel.errors import DomainError
 from dutydesk.people import queries as people
@@ -31,11 +33,24 @@ out = Console()
 err = Console(stderr=True)
 
 
+def settings() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"DUTYDESK_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise fail(f"the configuration is not valid: {problems}", 2) from exc
+
+
 def database() -> Database:
-    settings = get_settings()
-    return Database(
-        make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
-    )
+    config = settings()
+    try:
+        engine = make_engine(config.database_url, sqlite_synchronous=config.sqlite_synchronous)
+    except (ArgumentError, ValueError) as exc:
+        raise fail(f"DUTYDESK_DATABASE_URL / DUTYDESK_SQLITE_SYNCHRONOUS: {exc}", 2) from exc
+    return Database(engine)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -287,11 +302,16 @@ def import_cmd(
     if not path.is_file():
         raise fail(f"{path} is not a file")
     with open(path, encoding="utf-8") as fh:
-        report = import_incidents(database(), fh, storage_dir=get_settings().storage_dir)
+        report = import_incidents(database(), fh, storage_dir=settings().storage_dir)
     out.print(report.summary())
     if report.rejected:
         raise typer.Exit(1)
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except OperationalError as exc:
+        first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        err.print(f"[red]error:[/red] the database is not reachable: {first}", highlight=False)
+        raise SystemExit(1) from exc
