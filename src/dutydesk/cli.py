@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -29,7 +30,7 @@ audit_app = typer.Typer(help="Check the tamper-evident history.", no_args_is_hel
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
-out = Console()
+out = Console(markup=False, highlight=False)
 err = Console(stderr=True)
 
 
@@ -54,7 +55,7 @@ def database() -> Database:
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
     return typer.Exit(code)
 
 
@@ -271,7 +272,7 @@ def audit_verify(
         breaks = list(verify_chains(session, stop_at_first=not all_breaks))
     if breaks:
         for b in breaks:
-            err.print(f"[red]TAMPERED[/red] {b}", highlight=False)
+            err.print(f"[red]TAMPERED[/red] {escape(str(b))}", highlight=False)
         raise typer.Exit(1)
     out.print("history intact: every chain verifies")
 
@@ -283,12 +284,19 @@ def export_cmd(
     """Export every incident with its history, comments, attachments and links as JSON lines."""
     from dutydesk.incidents.transfer import export_incidents  # cycle: none; only this command
 
-    with database().unit_of_work(write=False) as session:
-        if str(path) == "-":
-            count = export_incidents(session, sys.stdout)
-        else:
-            with open(path, "w", encoding="utf-8") as fh:
-                count = export_incidents(session, fh)
+    storage = settings().storage_dir
+    partial = path.with_name(path.name + ".partial")
+    try:
+        with database().unit_of_work(write=False) as session:
+            if str(path) == "-":
+                count = export_incidents(session, sys.stdout, storage_dir=storage)
+            else:
+                with open(partial, "w", encoding="utf-8") as fh:
+                    count = export_incidents(session, fh, storage_dir=storage)
+                partial.replace(path)  # a failed export leaves no half-written file behind
+    except DomainError as exc:
+        partial.unlink(missing_ok=True)
+        raise _domain(exc) from exc
     err.print(f"{count} incidents exported")
 
 
@@ -303,7 +311,7 @@ def import_cmd(
         raise fail(f"{path} is not a file")
     with open(path, encoding="utf-8") as fh:
         report = import_incidents(database(), fh, storage_dir=settings().storage_dir)
-    out.print(report.summary())
+    out.print(report.summary(), markup=False, highlight=False)
     if report.rejected:
         raise typer.Exit(1)
 
@@ -313,5 +321,5 @@ def main() -> None:
         app()
     except OperationalError as exc:
         first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        err.print(f"[red]error:[/red] the database is not reachable: {first}", highlight=False)
+        err.print(f"[red]error:[/red] the database is not reachable: {escape(first)}")
         raise SystemExit(1) from exc
