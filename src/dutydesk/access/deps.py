@@ -14,7 +14,7 @@ import anyio.to_thread
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from dutydesk.access.policy import Actor
+from dutydesk.access.policy import Actor, require_write_scope
 from dutydesk.config import Settings
 from dutydesk.db import Database
 from dutydesk.kernel import clock
@@ -80,6 +80,8 @@ class ApiContext:
     def _run(self, fn: Callable[[Session, Actor], T], write: bool) -> T:
         with self.runtime.db.unit_of_work(write=write) as session:
             actor = self._authenticate(session, write=write)
+            if write:
+                require_write_scope(actor)  # every writing endpoint, whatever it does
             result = fn(session, actor)
         touch = self.touch_later
         if touch is not None:

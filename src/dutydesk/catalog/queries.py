@@ -43,8 +43,15 @@ def get_ci_by_name(session: Session, name: str) -> ConfigurationItem:
     return ci
 
 
-def list_cis(session: Session, service_id: int | None = None) -> Sequence[ConfigurationItem]:
+def list_cis(
+    session: Session, service_id: int | None = None, *, for_customer: int | None | bool = False
+) -> Sequence[ConfigurationItem]:
+    """All CIs, or (for_customer=id or None) only those of services that customer is offered."""
     query = select(ConfigurationItem).order_by(ConfigurationItem.name)
+    if for_customer is not False:
+        query = query.outerjoin(Service, Service.id == ConfigurationItem.service_id).where(
+            Service.customer_id.is_(None) | (Service.customer_id == for_customer)
+        )
     if service_id is not None:
         query = query.where(ConfigurationItem.service_id == service_id)
     return session.scalars(query).all()

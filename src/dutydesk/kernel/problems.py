@@ -120,17 +120,26 @@ class RequestLimits:
             await too_big(scope, receive, send)
             return
         received = 0
+        exceeded = False
+        replaced = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    exceeded = True
                     raise _TooLarge()
             return message
 
         async def tagged_send(message: Message) -> None:
+            nonlocal replaced
+            if exceeded:  # whatever the app made of the cut-off body, the answer is 413
+                if not replaced:
+                    replaced = True
+                    await too_big(scope, receive, send)
+                return
             if message["type"] == "http.response.start":
                 extra = [(b"x-request-id", rid.encode()), (b"x-content-type-options", b"nosniff")]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
@@ -139,7 +148,8 @@ class RequestLimits:
         try:
             await self.app(scope, limited_receive, tagged_send)
         except _TooLarge:
-            await too_big(scope, receive, send)
+            if not replaced:
+                await too_big(scope, receive, send)
 
 
 class _TooLarge(Exception):
