@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dutydesk.access.policy import Actor, require_admin
@@ -39,11 +40,30 @@ def _write(session: Session, actor: Actor, key: str, value: object) -> None:
         row.updated_by_id = actor.user_id
 
 
-def get_priority_matrix(session: Session) -> PriorityMatrix:
-    cells = _read(session, MATRIX_KEY)
+def _matrix(cells: object) -> PriorityMatrix:
     if not isinstance(cells, list):
         return PriorityMatrix(DEFAULT_MATRIX)
     return PriorityMatrix(tuple(tuple(row) for row in cells))
+
+
+def _checklist(required: object) -> tuple[str, ...]:
+    if not isinstance(required, list):
+        return DEFAULT_CHECKLIST
+    return tuple(str(name) for name in required)
+
+
+def get_priority_matrix(session: Session) -> PriorityMatrix:
+    return _matrix(_read(session, MATRIX_KEY))
+
+
+def get_logging_rules(session: Session) -> tuple[PriorityMatrix, tuple[str, ...]]:
+    """The matrix and the checklist in one round trip (every new incident needs both)."""
+    query = select(Setting.key, Setting.value).where(Setting.key.in_((MATRIX_KEY, CHECKLIST_KEY)))
+    rows = {key: value for key, value in session.execute(query).all()}
+    return (
+        _matrix(json.loads(rows[MATRIX_KEY]) if MATRIX_KEY in rows else None),
+        _checklist(json.loads(rows[CHECKLIST_KEY]) if CHECKLIST_KEY in rows else None),
+    )
 
 
 def set_priority_matrix(session: Session, actor: Actor, cells: list[list[int]]) -> PriorityMatrix:
@@ -60,10 +80,7 @@ def set_priority_matrix(session: Session, actor: Actor, cells: list[list[int]]) 
 
 
 def get_checklist(session: Session) -> tuple[str, ...]:
-    required = _read(session, CHECKLIST_KEY)
-    if not isinstance(required, list):
-        return DEFAULT_CHECKLIST
-    return tuple(str(name) for name in required)
+    return _checklist(_read(session, CHECKLIST_KEY))
 
 
 def set_checklist(session: Session, actor: Actor, required: list[str]) -> tuple[str, ...]:

@@ -218,8 +218,7 @@ def open_incident(
             "an assignee needs an assignment group",
             errors=[{"field": "assignment_group_id", "msg": "required with assignee_id"}],
         )
-    matrix = rules.get_priority_matrix(session)
-    checklist = rules.get_checklist(session)
+    matrix, checklist = rules.get_logging_rules(session)
     named = {k.removesuffix("_id"): v for k, v in values.items()}
     named["assignment_group"] = values.get("assignment_group_id")
     missing = missing_checklist_fields(named, checklist)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import literal, select, union_all
 from sqlalchemy.orm import Session
 
 from dutydesk.access.policy import Actor, Role
@@ -118,16 +118,18 @@ def build_actor(
     channel: str = "api",
     request_id: str | None = None,
 ) -> Actor:
-    group_ids = frozenset(
-        session.scalars(select(GroupMember.group_id).where(GroupMember.user_id == user.id))
+    # One round trip for the actor's reach: groups, served customers, customer sharing.
+    reach = union_all(
+        select(literal("g"), GroupMember.group_id).where(GroupMember.user_id == user.id),
+        select(literal("c"), AgentCustomer.customer_id).where(AgentCustomer.user_id == user.id),
+        select(literal("s"), Customer.id).where(
+            Customer.id == user.customer_id, Customer.share_incidents.is_(True)
+        ),
     )
-    served = frozenset(
-        session.scalars(select(AgentCustomer.customer_id).where(AgentCustomer.user_id == user.id))
-    )
-    shares = False
-    if user.customer_id is not None:
-        customer = session.get(Customer, user.customer_id)
-        shares = bool(customer and customer.share_incidents)
+    rows = session.execute(reach).all()
+    group_ids = frozenset(ident for kind, ident in rows if kind == "g")
+    served = frozenset(ident for kind, ident in rows if kind == "c")
+    shares = any(kind == "s" for kind, _ in rows)
     return Actor(
         user_id=user.id,
         name=user.username,
