@@ -135,7 +135,7 @@ def verify_chains(session: Session, *, stop_at_first: bool = False) -> Iterator[
 def _check_chain(
     number: str, count: int, head: str, chain: list[IncidentEvent]
 ) -> ChainBreak | None:
-    prev = GENESIS
+    prev = before_prev = GENESIS
     for expected_seq, event in enumerate(chain, start=1):
         if event.seq != expected_seq:
             if event.seq > expected_seq:
@@ -144,15 +144,29 @@ def _check_chain(
                 problem = "an event was inserted (sequence numbers repeat)"
             return ChainBreak(number, event.seq, event.id, problem)
         if event.prev_hash != prev:
+            if expected_seq > 1 and event.prev_hash == before_prev:
+                culprit = chain[expected_seq - 2]
+                problem = "this event was inserted (the next one links past it)"
+                return ChainBreak(number, culprit.seq, culprit.id, problem)
+            if expected_seq > 1:
+                culprit = chain[expected_seq - 2]
+                problem = (
+                    "this event was edited and re-hashed, or events were deleted after it "
+                    f"(event #{event.seq} links to another hash)"
+                )
+                return ChainBreak(number, culprit.seq, culprit.id, problem)
             problem = "an event was inserted or deleted before this one (previous hash differs)"
             return ChainBreak(number, event.seq, event.id, problem)
         if event_hash(number, event) != event.hash:
             return ChainBreak(number, event.seq, event.id, "the event was edited (hash mismatch)")
-        prev = event.hash
+        before_prev, prev = prev, event.hash
     if len(chain) < count:
         return ChainBreak(
             number, len(chain) + 1, None, f"event #{len(chain) + 1} onwards was deleted"
         )
+    if len(chain) == count and chain and prev != (head or GENESIS):
+        last = chain[-1]
+        return ChainBreak(number, last.seq, last.id, "the last event was edited and re-hashed")
     if len(chain) > count or prev != (head or GENESIS):
         last = chain[-1] if chain else None
         return ChainBreak(
