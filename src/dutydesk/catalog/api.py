@@ -49,7 +49,7 @@ async def create_service(body: ServiceCreate, api: Api) -> dict[str, Any]:
 @router.get("/cis", response_model=list[CIRead])
 async def list_cis(api: Api, service_id: int | None = None) -> list[dict[str, Any]]:
     def work(session: Session, actor: Actor) -> list[dict[str, Any]]:
-        scope: int | None | bool = False if actor.is_staff else actor.customer_id
+        scope: int | bool | None = False if actor.is_staff else actor.customer_id
         rows = queries.list_cis(session, service_id, for_customer=scope)
         return [CIRead.model_validate(c).model_dump() for c in rows]
 

@@ -44,7 +44,7 @@ def get_ci_by_name(session: Session, name: str) -> ConfigurationItem:
 
 
 def list_cis(
-    session: Session, service_id: int | None = None, *, for_customer: int | None | bool = False
+    session: Session, service_id: int | None = None, *, for_customer: int | bool | None = False
 ) -> Sequence[ConfigurationItem]:
     """All CIs, or (for_customer=id or None) only those of services that customer is offered."""
     query = select(ConfigurationItem).order_by(ConfigurationItem.name)

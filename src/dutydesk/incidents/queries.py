@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from dutydesk.access.policy import Actor, incident_visibility
@@ -15,6 +15,7 @@ from dutydesk.incidents.lifecycle import OPEN, Status
 from dutydesk.kernel.errors import InvalidInput, NotFound
 from dutydesk.kernel.pagination import after_clause, decode_cursor, encode_cursor
 from dutydesk.models import Attachment, Comment, Incident, IncidentEvent, IncidentLink
+from dutydesk.models.incident import OPEN_STATES_SQL
 
 INTERNAL_EVENT_KINDS = frozenset({"work_note", "internal_attachment"})
 SORTABLE: dict[str, InstrumentedAttribute[Any]] = {
@@ -100,7 +101,11 @@ def parse_sort(raw: str | None) -> list[tuple[InstrumentedAttribute[Any], bool]]
 
 def _filtered(actor: Actor, flt: IncidentFilter) -> Select[Incident]:
     query = select(Incident).where(incident_visibility(actor))
-    if flt.states:
+    if set(flt.states) == OPEN:
+        # The partial indexes' own predicate, verbatim: SQLite uses a partial index only
+        # when the query repeats its WHERE term literally (bound parameters never match).
+        query = query.where(text(OPEN_STATES_SQL))
+    elif flt.states:
         query = query.where(Incident.state.in_(flt.states))
     for column, values in (
         (Incident.priority, flt.priorities),

@@ -50,7 +50,6 @@ class Incident(Base):
         ),
         Index("ix_incident_opened_at_id", "opened_at", "id"),
         Index("ix_incident_updated_at_id", "updated_at", "id"),
-        Index("ix_incident_state_priority", "state", "priority", "opened_at", "id"),
         Index("ix_incident_group_opened", "assignment_group_id", "opened_at", "id"),
         Index("ix_incident_customer_opened", "customer_id", "opened_at", "id"),
         Index("ix_incident_caller_opened", "caller_id", "opened_at", "id"),

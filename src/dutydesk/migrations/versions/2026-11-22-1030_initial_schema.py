@@ -333,9 +333,6 @@ def upgrade() -> None:
         )
         batch_op.create_index("ix_incident_opened_at_id", ["opened_at", "id"], unique=False)
         batch_op.create_index(batch_op.f("ix_incident_service_id"), ["service_id"], unique=False)
-        batch_op.create_index(
-            "ix_incident_state_priority", ["state", "priority", "opened_at", "id"], unique=False
-        )
         batch_op.create_index("ix_incident_updated_at_id", ["updated_at", "id"], unique=False)
 
     op.create_table(
@@ -495,7 +492,6 @@ def downgrade() -> None:
     op.drop_table("attachment")
     with op.batch_alter_table("incident", schema=None) as batch_op:
         batch_op.drop_index("ix_incident_updated_at_id")
-        batch_op.drop_index("ix_incident_state_priority")
         batch_op.drop_index(batch_op.f("ix_incident_service_id"))
         batch_op.drop_index("ix_incident_opened_at_id")
         batch_op.drop_index(
