@@ -29,7 +29,17 @@ def run(fresh_db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]
 
 
 def test_user_token_round_trip(run, fresh_db: Database, tmp_path) -> None:
-    r = run("user", "add", "bob", "--role", "admin", "--email", "bob@example.com", "--password-stdin", input="a long password\n")
+    r = run(
+        "user",
+        "add",
+        "bob",
+        "--role",
+        "admin",
+        "--email",
+        "bob@example.com",
+        "--password-stdin",
+        input="a long password\n",
+    )
     assert r.exit_code == 0, r.output
     r = run("token", "create", "bob", "--scope", "read")
     assert r.exit_code == 0, r.output
@@ -46,11 +56,17 @@ def test_user_token_round_trip(run, fresh_db: Database, tmp_path) -> None:
 
 
 def test_disable_revokes_tokens_and_set_role(run, fresh_db: Database, tmp_path) -> None:
-    assert run("user", "add", "alice", "--role", "agent", "--email", "alice@example.com").exit_code == 0
+    assert (
+        run("user", "add", "alice", "--role", "agent", "--email", "alice@example.com").exit_code
+        == 0
+    )
     token = run("token", "create", "alice").output.strip().splitlines()[-1]
     assert run("user", "set-role", "alice", "incident_manager").exit_code == 0
     client = TestClient(create_app(Settings(storage_dir=tmp_path), fresh_db))
-    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).json()["role"] == "incident_manager"
+    assert (
+        client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).json()["role"]
+        == "incident_manager"
+    )
     assert run("user", "disable", "alice").exit_code == 0
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
 
@@ -58,7 +74,17 @@ def test_disable_revokes_tokens_and_set_role(run, fresh_db: Database, tmp_path) 
 def test_bad_input_gives_a_clear_message(run) -> None:
     r = run("user", "add", "x y", "--role", "agent", "--email", "not-an-email")
     assert r.exit_code == 1 and "username" in r.output and "email" in r.output
-    r = run("user", "add", "zed", "--role", "requester", "--email", "zed@example.com", "--customer", "Nobody")
+    r = run(
+        "user",
+        "add",
+        "zed",
+        "--role",
+        "requester",
+        "--email",
+        "zed@example.com",
+        "--customer",
+        "Nobody",
+    )
     assert r.exit_code == 1 and "not found" in r.output
     r = run("user", "add", "zed", "--role", "wizard", "--email", "zed@example.com")
     assert r.exit_code == 2

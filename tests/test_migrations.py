@@ -34,7 +34,12 @@ def test_history_rows_cannot_be_updated_or_deleted(fresh_db) -> None:
     cast = make_cast(fresh_db)
     with fresh_db.unit_of_work() as s:
         actor = build_actor(s, cast.dave.user)
-        open_incident(s, actor, IncidentCreate(short_description="x", impact=1, urgency=1), settings=Settings())
+        open_incident(
+            s,
+            actor,
+            IncidentCreate(short_description="x", impact=1, urgency=1),
+            settings=Settings(),
+        )
     for statement in ("UPDATE incident_event SET kind = 'x'", "DELETE FROM incident_event"):
         with pytest.raises(DatabaseError), fresh_db.engine.begin() as conn:
             conn.execute(text(statement))

@@ -383,7 +383,12 @@ def test_idempotency_key_replays_and_expires(client, cast) -> None:
         assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
         other = client.post("/api/v1/incidents", json={**body, "urgency": 2}, headers=h)
         assert other.status_code == 422
-        assert client.post("/api/v1/incidents", json=body, headers={**h, "Idempotency-Key": "x" * 256}).status_code == 422
+        assert (
+            client.post(
+                "/api/v1/incidents", json=body, headers={**h, "Idempotency-Key": "x" * 256}
+            ).status_code
+            == 422
+        )
         advance(timedelta(hours=25))
         later = client.post("/api/v1/incidents", json=body, headers=h)
         assert later.status_code == 201 and later.json()["number"] != first.json()["number"]

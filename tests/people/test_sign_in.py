@@ -44,22 +44,32 @@ def test_limit_lifts_after_the_window(client, cast) -> None:
 
 
 def test_disabled_user_cannot_sign_in(client, cast) -> None:
-    r = client.patch(f"/api/v1/admin/users/{cast.alice.id}", json={"is_active": False}, headers=cast.bob.headers)
+    r = client.patch(
+        f"/api/v1/admin/users/{cast.alice.id}", json={"is_active": False}, headers=cast.bob.headers
+    )
     assert r.status_code == 200
     assert login(client, "alice", PASSWORD).status_code == 401
     assert client.get("/api/v1/me", headers=cast.alice.headers).status_code == 401
 
 
 def test_tokens_are_listed_without_secrets_and_revocable(client, cast) -> None:
-    r = client.post("/api/v1/tokens", json={"name": "ci", "scope": "read"}, headers=cast.alice.headers)
+    r = client.post(
+        "/api/v1/tokens", json={"name": "ci", "scope": "read"}, headers=cast.alice.headers
+    )
     assert r.status_code == 201
     created = r.json()
     listed = client.get("/api/v1/tokens", headers=cast.alice.headers).json()
     assert all("token" not in t for t in listed) and any(t["id"] == created["id"] for t in listed)
     headers = {"Authorization": f"Bearer {created['token']}"}
     assert client.get("/api/v1/me", headers=headers).status_code == 200
-    assert client.delete(f"/api/v1/tokens/{created['id']}", headers=cast.dave.headers).status_code == 404
-    assert client.delete(f"/api/v1/tokens/{created['id']}", headers=cast.alice.headers).status_code == 200
+    assert (
+        client.delete(f"/api/v1/tokens/{created['id']}", headers=cast.dave.headers).status_code
+        == 404
+    )
+    assert (
+        client.delete(f"/api/v1/tokens/{created['id']}", headers=cast.alice.headers).status_code
+        == 200
+    )
     assert client.get("/api/v1/me", headers=headers).status_code == 401
 
 
