@@ -165,8 +165,8 @@ def _check_chain(
             number, len(chain) + 1, None, f"event #{len(chain) + 1} onwards was deleted"
         )
     if len(chain) == count and chain and prev != (head or GENESIS):
-        last = chain[-1]
-        return ChainBreak(number, last.seq, last.id, "the last event was edited and re-hashed")
+        final = chain[-1]
+        return ChainBreak(number, final.seq, final.id, "the last event was edited and re-hashed")
     if len(chain) > count or prev != (head or GENESIS):
         last = chain[-1] if chain else None
         return ChainBreak(
