@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dutydesk.access.policy import Actor, require_admin
 from dutydesk.catalog import queries
 from dutydesk.kernel import clock
 from dutydesk.kernel.errors import Conflict, InvalidInput
+from dutydesk.kernel.persistence import flush_unique
 from dutydesk.models import Category, ConfigurationItem, Service
 from dutydesk.people import queries as people_queries
 
 CRITICALITIES = ("low", "medium", "high", "critical")
-
-
-def _flush_unique(session: Session, what: str) -> None:
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"{what} already exists") from exc
 
 
 def _name(name: str) -> str:
@@ -51,7 +43,7 @@ def create_service(
         created_at=clock.now(),
     )
     session.add(service)
-    _flush_unique(session, f"a service named {name!r}")
+    flush_unique(session, f"a service named {name!r}")
     return service
 
 
@@ -83,7 +75,7 @@ def create_ci(
         created_at=clock.now(),
     )
     session.add(ci)
-    _flush_unique(session, f"a configuration item named {name!r}")
+    flush_unique(session, f"a configuration item named {name!r}")
     return ci
 
 

@@ -31,16 +31,6 @@ from dutydesk.models import Counter, Customer, Incident, SupportGroup, User
 from dutydesk.people import queries as people
 
 TIER_RANK = {"l1": 1, "l2": 2, "l3": 3, "supplier": 4}
-REFERENCE_FIELDS = (
-    "caller_id",
-    "customer_id",
-    "service_id",
-    "ci_id",
-    "category_id",
-    "subcategory_id",
-    "assignment_group_id",
-    "assignee_id",
-)
 
 
 def next_number(session: Session, prefix: str = "INC", width: int = 7) -> str:

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dutydesk.access.policy import Actor, Role, require_admin
@@ -20,6 +19,7 @@ from dutydesk.kernel.errors import (
     TooManyRequests,
     Unauthorized,
 )
+from dutydesk.kernel.persistence import flush_unique
 from dutydesk.models import (
     AgentCustomer,
     ApiToken,
@@ -36,14 +36,6 @@ TIERS = ("l1", "l2", "l3", "supplier")
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{2,80}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 10
-
-
-def _flush_unique(session: Session, what: str) -> None:
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"{what} already exists") from exc
 
 
 def add_user(
@@ -87,7 +79,7 @@ def add_user(
         updated_at=now,
     )
     session.add(user)
-    _flush_unique(session, f"a user named {username!r} or with e-mail {email!r}")
+    flush_unique(session, f"a user named {username!r} or with e-mail {email!r}")
     return user
 
 
@@ -225,7 +217,7 @@ def create_customer(
         created_at=clock.now(),
     )
     session.add(customer)
-    _flush_unique(session, f"a customer named {name!r}")
+    flush_unique(session, f"a customer named {name!r}")
     return customer
 
 
@@ -275,7 +267,7 @@ def create_group(
         created_at=clock.now(),
     )
     session.add(group)
-    _flush_unique(session, f"a group named {name!r}")
+    flush_unique(session, f"a group named {name!r}")
     return group
 
 
