@@ -177,9 +177,8 @@ def reopen(
 def _open_follow_up(
     session: Session, actor: Actor, old: Incident, reason: str, rule_id: str
 ) -> Incident:
-    now = clock.now()
-    follow = Incident(
-        number=service.next_number(session),
+    follow = changes.new_incident(
+        service.next_number(session),
         short_description=old.short_description[:200],
         description=f"Follow-up of {old.number}: {reason}\n\n{old.description}",
         channel=old.channel,
@@ -196,13 +195,8 @@ def _open_follow_up(
         assignment_group_id=old.assignment_group_id,
         state=Status.assigned if old.assignment_group_id else Status.new,
         escalation_level=old.escalation_level,
-        reopen_count=0,
-        reassignment_count=0,
-        opened_at=now,
-        updated_at=now,
-        history_count=0,
-        history_head="",
     )
+    now = follow.opened_at
     session.add(follow)
     session.flush()  # the link below needs the follow-up's id
     history.record(

@@ -121,3 +121,18 @@ def apply_assignment(
     if was_assigned and moved:
         incident.reassignment_count += 1
     acknowledge(incident, actor)
+
+
+def new_incident(number: str, **fields: Any) -> Incident:
+    """A fresh incident row with its bookkeeping set (no history, no reopen, opened now)."""
+    now = clock.now()
+    bookkeeping: dict[str, Any] = {
+        "escalation_level": 1,
+        "reopen_count": 0,
+        "reassignment_count": 0,
+        "opened_at": now,
+        "updated_at": now,
+        "history_count": 0,
+        "history_head": "",
+    }
+    return Incident(number=number, **{**bookkeeping, **fields})

@@ -19,7 +19,6 @@ from dutydesk.incidents.lifecycle import (
 )
 from dutydesk.incidents.priority import missing_checklist_fields
 from dutydesk.incidents.schemas import Channel, IncidentCreate, IncidentPatch
-from dutydesk.kernel import clock
 from dutydesk.kernel.errors import (
     Conflict,
     InvalidInput,
@@ -220,9 +219,8 @@ def open_incident(
     impact = values.get("impact") or matrix.levels
     urgency = values.get("urgency") or matrix.levels
     _check_levels(matrix.levels, impact, urgency)
-    now = clock.now()
-    incident = Incident(
-        number=next_number(session),
+    incident = changes.new_incident(
+        next_number(session),
         short_description=values["short_description"],
         description=values.get("description", ""),
         channel=str(values["channel"]),
@@ -237,13 +235,6 @@ def open_incident(
         urgency=urgency,
         priority=matrix.priority(impact, urgency),
         state=Status.new,
-        escalation_level=1,
-        reopen_count=0,
-        reassignment_count=0,
-        opened_at=now,
-        updated_at=now,
-        history_count=0,
-        history_head="",
     )
     session.add(incident)
     history.record(
