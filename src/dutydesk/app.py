@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import text
@@ -29,14 +32,22 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     database = database or Database(
         make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     )
+    runtime = Runtime(settings=settings, db=database)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        runtime.close()  # the writers finish what is queued before the process ends
+
     app = FastAPI(
+        lifespan=lifespan,
         title="DutyDesk",
         version=__version__,
         openapi_url="/api/v1/openapi.json",
         docs_url="/api/v1/docs",
         redoc_url=None,
     )
-    app.state.runtime = Runtime(settings=settings, db=database)
+    app.state.runtime = runtime
     install_error_handlers(app)
     app.add_middleware(
         RequestLimits, max_body=settings.max_body_bytes, max_upload=settings.max_attachment_bytes

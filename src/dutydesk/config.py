@@ -54,8 +54,8 @@ class Settings(BaseSettings):
     )
     write_concurrency: int = Field(
         0,
-        description="Write transactions run at once per process; 0 picks 1 for SQLite "
-        "(no busy waits) and 8 for PostgreSQL.",
+        description="Writer threads per process, each committing batches of concurrent "
+        "writes (group commit); 0 picks 1 for SQLite (no busy waits) and 2 for PostgreSQL.",
     )
 
 

@@ -2,28 +2,30 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import secrets
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Annotated, TypeVar
 
 import anyio.to_thread
 from fastapi import Depends, Request
-from sqlalchemy.orm import Session
+from sqlalchemy import event
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from dutydesk.access.policy import Actor, require_write_scope
 from dutydesk.config import Settings
 from dutydesk.db import Database
 from dutydesk.kernel import clock
 from dutydesk.kernel.errors import Unauthorized
+from dutydesk.kernel.group_commit import GroupCommit
 from dutydesk.people import queries as people
 from dutydesk.people import service as people_service
 from dutydesk.people.secrets import hash_token
 
 T = TypeVar("T")
+ACTORS = "dutydesk.actors"  # session.info key: actors authenticated in this transaction
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 
 
@@ -33,15 +35,19 @@ class Runtime:
 
     settings: Settings
     db: Database
-    write_gate: asyncio.Semaphore | None = None
+    committer: GroupCommit | None = None
 
-    def gate(self) -> asyncio.Semaphore:
-        if self.write_gate is None:
+    def writes(self) -> GroupCommit:
+        if self.committer is None:
             n = self.settings.write_concurrency or (
-                1 if self.db.engine.dialect.name == "sqlite" else 8
+                1 if self.db.engine.dialect.name == "sqlite" else 2
             )
-            self.write_gate = asyncio.Semaphore(n)
-        return self.write_gate
+            self.committer = GroupCommit(self.db, writers=n)
+        return self.committer
+
+    def close(self) -> None:
+        if self.committer is not None:
+            self.committer.close()
 
 
 def request_id_of(request: Request) -> str:
@@ -63,7 +69,11 @@ class ApiContext:
     def _authenticate(self, session: Session, *, write: bool) -> Actor:
         if not self.token:
             raise Unauthorized("send an API token as 'Authorization: Bearer <token>'")
-        found = people.find_active_token(session, hash_token(self.token))
+        token_hash = hash_token(self.token)
+        known: dict[str, Actor] = session.info.setdefault(ACTORS, {})
+        if token_hash in known:  # the same token earlier in this transaction (group commit)
+            return replace(known[token_hash], request_id=self.request_id)
+        found = people.find_active_token(session, token_hash)
         if found is None:
             raise Unauthorized("the API token is unknown, revoked, or its user is disabled")
         token, user = found
@@ -73,16 +83,23 @@ class ApiContext:
         if stale and write:
             people_service.touch_token(session, token.id)
         self.touch_later = token.id if stale and not write else None
-        return people.build_actor(
+        actor = people.build_actor(
             session, user, scope=token.scope, channel="api", request_id=self.request_id
         )
+        session.info.setdefault(ACTORS, {})[token_hash] = actor
+        return actor
 
-    def _run(self, fn: Callable[[Session, Actor], T], write: bool) -> T:
-        with self.runtime.db.unit_of_work(write=write) as session:
-            actor = self._authenticate(session, write=write)
-            if write:
-                require_write_scope(actor)  # every writing endpoint, whatever it does
-            result = fn(session, actor)
+    def _job(self, fn: Callable[[Session, Actor], T]) -> Callable[[Session], T]:
+        def job(session: Session) -> T:
+            actor = self._authenticate(session, write=True)
+            require_write_scope(actor)  # every writing endpoint, whatever it does
+            return fn(session, actor)
+
+        return job
+
+    def _read(self, fn: Callable[[Session, Actor], T]) -> T:
+        with self.runtime.db.unit_of_work(write=False) as session:
+            result = fn(session, self._authenticate(session, write=False))
         touch = self.touch_later
         if touch is not None:
             with self.runtime.db.unit_of_work(write=True) as session:
@@ -90,19 +107,41 @@ class ApiContext:
         return result
 
     async def read(self, fn: Callable[[Session, Actor], T]) -> T:
-        return await anyio.to_thread.run_sync(self._run, fn, False)
+        return await anyio.to_thread.run_sync(self._read, fn)
 
     async def write(self, fn: Callable[[Session, Actor], T]) -> T:
-        async with self.runtime.gate():
-            return await anyio.to_thread.run_sync(self._run, fn, True)
+        """Run a write in the group commit: one transaction, shared with concurrent writes."""
+        return await self.runtime.writes().run(self._job(fn))
 
     async def anonymous_write(self, fn: Callable[[Session], T]) -> T:
-        def run() -> T:
-            with self.runtime.db.unit_of_work(write=True) as session:
-                return fn(session)
+        return await self.runtime.writes().run(fn)
 
-        async with self.runtime.gate():
-            return await anyio.to_thread.run_sync(run)
+
+# What an actor is made of: a change to any of these rows in a transaction forgets the actors
+# authenticated earlier in it, so a job queued behind "disable user" or "revoke token" in the
+# same group commit is authenticated afresh.
+AUTH_TABLES = frozenset({"user_account", "api_token", "group_member", "agent_customer", "customer"})
+
+
+def _touches_auth(instances: Iterable[object]) -> bool:
+    return any(
+        getattr(getattr(obj, "__table__", None), "name", None) in AUTH_TABLES for obj in instances
+    )
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_actors_after_flush(session: Session, _context: object) -> None:
+    if ACTORS in session.info and _touches_auth([*session.new, *session.dirty, *session.deleted]):
+        session.info.pop(ACTORS, None)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _forget_actors_on_statement(state: ORMExecuteState) -> None:
+    if ACTORS not in state.session.info or not (state.is_update or state.is_delete):
+        return
+    table = getattr(state.statement, "table", None)
+    if getattr(table, "name", None) in AUTH_TABLES:
+        state.session.info.pop(ACTORS, None)
 
 
 async def api_context(request: Request) -> ApiContext:

@@ -20,6 +20,7 @@ from dutydesk.models import Setting
 
 MATRIX_KEY = "priority_matrix"
 CHECKLIST_KEY = "logging_checklist"
+LOGGING_RULES = "dutydesk.logging_rules"  # session.info key: read once per transaction
 
 
 def _read(session: Session, key: str) -> object | None:
@@ -28,6 +29,7 @@ def _read(session: Session, key: str) -> object | None:
 
 
 def _write(session: Session, actor: Actor, key: str, value: object) -> None:
+    session.info.pop(LOGGING_RULES, None)
     row = session.get(Setting, key)
     text = json.dumps(value)
     if row is None:
@@ -57,13 +59,22 @@ def get_priority_matrix(session: Session) -> PriorityMatrix:
 
 
 def get_logging_rules(session: Session) -> tuple[PriorityMatrix, tuple[str, ...]]:
-    """The matrix and the checklist in one round trip (every new incident needs both)."""
+    """The matrix and the checklist in one round trip (every new incident needs both).
+
+    Kept for the rest of the transaction (a group commit opens many incidents in one), and
+    forgotten when this transaction changes either of them.
+    """
+    cached: tuple[PriorityMatrix, tuple[str, ...]] | None = session.info.get(LOGGING_RULES)
+    if cached is not None:
+        return cached
     query = select(Setting.key, Setting.value).where(Setting.key.in_((MATRIX_KEY, CHECKLIST_KEY)))
     rows = {key: value for key, value in session.execute(query).all()}
-    return (
+    found = (
         _matrix(json.loads(rows[MATRIX_KEY]) if MATRIX_KEY in rows else None),
         _checklist(json.loads(rows[CHECKLIST_KEY]) if CHECKLIST_KEY in rows else None),
     )
+    session.info[LOGGING_RULES] = found
+    return found
 
 
 def set_priority_matrix(session: Session, actor: Actor, cells: list[list[int]]) -> PriorityMatrix:

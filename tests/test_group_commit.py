@@ -1,0 +1,183 @@
+"""Group commit: jobs queued together share one transaction, yet fail and succeed alone.
+
+Runs against a database of its own that really commits (``fresh_db``), on both backends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from dutydesk.access.deps import ACTORS, ApiContext, Runtime
+from dutydesk.access.policy import system_actor
+from dutydesk.config import Settings
+from dutydesk.db import Database
+from dutydesk.kernel.errors import InvalidInput, Unauthorized
+from dutydesk.kernel.group_commit import GroupCommit
+from dutydesk.models import Customer
+from dutydesk.people import queries as people_queries
+from dutydesk.people import service as people
+from tests.factories import make_person
+
+
+def _add_customer(name: str) -> Callable[[Session], str]:
+    def job(session: Session) -> str:
+        people.create_customer(session, system_actor(), name=name)
+        session.flush()
+        return name
+
+    return job
+
+
+def _customers(db: Database) -> set[str]:
+    with db.unit_of_work(write=False) as s:
+        return set(s.scalars(select(Customer.name)))
+
+
+async def _gather_held(gc: GroupCommit, jobs: list[Callable[[Session], Any]]) -> list[Any]:
+    """Queue every job while the writer is held, so they all land in one batch."""
+    gate = threading.Event()
+
+    def hold(_session: Session) -> None:
+        gate.wait(timeout=10)
+
+    first = asyncio.ensure_future(gc.run(hold))
+    await asyncio.sleep(0.05)  # the writer is inside `hold` now
+    rest = [asyncio.ensure_future(gc.run(job)) for job in jobs]
+    await asyncio.sleep(0)
+    gate.set()
+    await first
+    return list(await asyncio.gather(*rest, return_exceptions=True))
+
+
+def test_jobs_queued_together_share_one_commit(fresh_db: Database) -> None:
+    gc = GroupCommit(fresh_db)
+    results = asyncio.run(_gather_held(gc, [_add_customer(f"C{i}") for i in range(20)]))
+    gc.close()
+    assert results == [f"C{i}" for i in range(20)]
+    assert gc.batches == 2  # the holding job alone, then the twenty together
+    assert _customers(fresh_db) == {f"C{i}" for i in range(20)}
+
+
+def test_a_failing_job_rolls_back_alone(fresh_db: Database) -> None:
+    def half_then_fail(session: Session) -> None:
+        people.create_customer(session, system_actor(), name="Half")
+        session.flush()
+        raise InvalidInput("refused after writing")
+
+    gc = GroupCommit(fresh_db)
+    jobs = [_add_customer("A"), half_then_fail, _add_customer("B")]
+    results = asyncio.run(_gather_held(gc, jobs))
+    gc.close()
+    assert results[0] == "A" and results[2] == "B"
+    assert isinstance(results[1], InvalidInput)
+    assert _customers(fresh_db) == {"A", "B"}  # nothing of the failed job was kept
+
+
+def test_a_later_job_sees_the_earlier_jobs_of_its_batch(fresh_db: Database) -> None:
+    def count(session: Session) -> int:
+        return int(session.scalar(select(func.count()).select_from(Customer)) or 0)
+
+    gc = GroupCommit(fresh_db)
+    results = asyncio.run(_gather_held(gc, [_add_customer("A"), count, _add_customer("B"), count]))
+    gc.close()
+    assert results == ["A", 1, "B", 2]
+
+
+def test_a_failed_commit_runs_every_job_again_alone(fresh_db: Database) -> None:
+    gc = GroupCommit(fresh_db)
+    real = fresh_db.write_sessions
+    sessions: list[Session] = []
+
+    def failing_factory() -> Session:
+        session = real()
+        if len(sessions) == 1:  # after the holding job, the batch's commit fails
+            session.commit = _raise  # type: ignore[method-assign]
+        sessions.append(session)
+        return session
+
+    fresh_db.write_sessions = failing_factory  # type: ignore[assignment]
+    try:
+        results = asyncio.run(_gather_held(gc, [_add_customer(f"R{i}") for i in range(5)]))
+    finally:
+        fresh_db.write_sessions = real  # type: ignore[method-assign]
+        gc.close()
+    assert results == [f"R{i}" for i in range(5)]
+    assert _customers(fresh_db) == {f"R{i}" for i in range(5)}  # each once, none twice
+
+
+def _raise() -> None:
+    raise RuntimeError("commit failed")
+
+
+def test_idle_writers_end_and_come_back(fresh_db: Database) -> None:
+    gc = GroupCommit(fresh_db, idle_seconds=0.01)
+
+    async def two_rounds() -> list[str]:
+        first = await gc.run(_add_customer("Early"))
+        for _ in range(200):  # the writer leaves when idle (bounded poll, no fixed sleep)
+            if not gc._threads:
+                break
+            await asyncio.sleep(0.01)
+        assert not gc._threads
+        return [first, await gc.run(_add_customer("Late"))]
+
+    assert asyncio.run(two_rounds()) == ["Early", "Late"]
+    gc.close()
+    assert _customers(fresh_db) == {"Early", "Late"}
+
+
+def test_disabling_a_user_in_a_batch_locks_out_their_next_job(
+    fresh_db: Database, tmp_path: Any
+) -> None:
+    """The actors cached for a batch are forgotten when a job changes who may do what."""
+    with fresh_db.unit_of_work() as s:
+        admin = make_person(s, "root", "admin")
+        agent = make_person(s, "agent", "agent")
+    settings = Settings(database_url="sqlite://", storage_dir=tmp_path)
+    runtime = Runtime(settings=settings, db=fresh_db)
+
+    def ctx(token: str) -> ApiContext:
+        return ApiContext(runtime=runtime, token=token, request_id="t")
+
+    def whoami(session: Session, actor: Any) -> str:
+        assert ACTORS in session.info
+        return str(actor.name)
+
+    def disable(session: Session, actor: Any) -> str:
+        people.disable_user(session, actor, people_queries.get_user(session, agent.id))
+        session.flush()
+        return "disabled"
+
+    async def scenario() -> list[Any]:
+        gc = runtime.writes()
+        gate = threading.Event()
+        held = asyncio.ensure_future(gc.run(lambda _s: gate.wait(timeout=10)))
+        await asyncio.sleep(0.05)
+        jobs = [
+            ctx(agent.token).write(whoami),  # authenticates and caches the agent
+            ctx(admin.token).write(disable),
+            ctx(agent.token).write(whoami),  # must not reuse the cached actor
+        ]
+        futures = [asyncio.ensure_future(j) for j in jobs]
+        await asyncio.sleep(0)
+        gate.set()
+        await held
+        return list(await asyncio.gather(*futures, return_exceptions=True))
+
+    results = asyncio.run(scenario())
+    runtime.close()
+    assert results[0] == "agent" and results[1] == "disabled"
+    assert isinstance(results[2], Unauthorized)
+
+
+@pytest.mark.parametrize("writers, batch", [(0, 1), (1, 0)])
+def test_bad_configuration_is_refused(fresh_db: Database, writers: int, batch: int) -> None:
+    with pytest.raises(ValueError, match="at least one writer"):
+        GroupCommit(fresh_db, writers=writers, max_batch=batch)
