@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from dutydesk.access.deps import ACTORS, ApiContext, Runtime
@@ -181,3 +182,20 @@ def test_disabling_a_user_in_a_batch_locks_out_their_next_job(
 def test_bad_configuration_is_refused(fresh_db: Database, writers: int, batch: int) -> None:
     with pytest.raises(ValueError, match="at least one writer"):
         GroupCommit(fresh_db, writers=writers, max_batch=batch)
+
+
+def test_a_database_error_in_a_job_reruns_the_batch_alone(fresh_db: Database) -> None:
+    """A deadlock or a lost connection is not the job's fault: it runs again on its own."""
+    calls = {"n": 0}
+
+    def flaky(session: Session) -> str:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OperationalError("UPDATE …", {}, Exception("deadlock detected"))
+        return _add_customer("Flaky")(session)
+
+    gc = GroupCommit(fresh_db)
+    results = asyncio.run(_gather_held(gc, [_add_customer("Steady"), flaky]))
+    gc.close()
+    assert results == ["Steady", "Flaky"]
+    assert _customers(fresh_db) == {"Steady", "Flaky"}  # Steady once, though its batch rolled back

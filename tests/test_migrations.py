@@ -40,8 +40,11 @@ def test_history_rows_cannot_be_updated_or_deleted(fresh_db) -> None:
             IncidentCreate(short_description="x", impact=1, urgency=1),
             settings=Settings(),
         )
+    with fresh_db.engine.connect() as conn:
+        before = conn.execute(text("SELECT count(*) FROM incident_event")).scalar()
+    assert before == 3  # created, priority_changed, sla_started
     for statement in ("UPDATE incident_event SET kind = 'x'", "DELETE FROM incident_event"):
         with pytest.raises(DatabaseError), fresh_db.engine.begin() as conn:
             conn.execute(text(statement))
     with fresh_db.engine.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM incident_event")).scalar() == 2
+        assert conn.execute(text("SELECT count(*) FROM incident_event")).scalar() == before

@@ -16,7 +16,10 @@ from dutydesk.config import Settings, get_settings
 from dutydesk.db import Database, make_engine
 from dutydesk.incidents.api import router as incidents_router
 from dutydesk.kernel.problems import RequestLimits, install_error_handlers
+from dutydesk.notify.api import router as notify_router
 from dutydesk.people.api import router as people_router
+from dutydesk.sla.api import router as sla_router
+from dutydesk.worker import Worker, health, run_in_thread
 
 LANDING = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>DutyDesk</title></head>
@@ -36,7 +39,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        background = Worker(database, settings) if settings.serve_worker else None
+        thread = run_in_thread(background) if background is not None else None
         yield
+        if background is not None and thread is not None:
+            background.stopping.set()
+            thread.join(timeout=30)
         runtime.close()  # the writers finish what is queued before the process ends
 
     app = FastAPI(
@@ -55,6 +63,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(incidents_router)
     app.include_router(people_router)
     app.include_router(catalog_router)
+    app.include_router(notify_router)
+    app.include_router(sla_router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:
@@ -63,7 +73,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                 conn.execute(text("SELECT 1"))
         except Exception as exc:
             return JSONResponse({"status": "unavailable", "database": str(type(exc).__name__)}, 503)
-        return JSONResponse({"status": "ok", "version": __version__})
+        return JSONResponse({"status": "ok", "version": __version__, "worker": health(database)})
 
     @app.get("/", include_in_schema=False)
     async def landing() -> HTMLResponse:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import secrets
 import sys
 from pathlib import Path
@@ -119,9 +121,15 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
     workers: Annotated[int, typer.Option(help="Web processes (PostgreSQL for more than one)")] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Do not run the worker inside the server")
+    ] = False,
 ) -> None:
-    """Serve the web UI and the REST API."""
+    """Serve the web UI and the REST API, and run the worker (unless --no-worker)."""
     import uvicorn  # cycle: none; uvicorn loads only for this command
+
+    os.environ["DUTYDESK_SERVE_WORKER"] = "false" if no_worker else "true"
+    get_settings.cache_clear()
 
     uvicorn.run(
         "dutydesk.app:create_app",
@@ -133,6 +141,19 @@ def serve(
         proxy_headers=False,
         access_log=log_level == "debug",
     )
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Run one tick and exit")] = False,
+) -> None:
+    """Run the worker: SLA clocks, escalations, notifications, auto-close (SIGTERM stops it)."""
+    from dutydesk.worker import Worker  # cycle: the worker imports every domain's jobs
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    runner = Worker(database(), settings())
+    runner.stop_on_signals()
+    runner.run(once=once)
 
 
 @app.command()

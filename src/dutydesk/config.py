@@ -55,7 +55,65 @@ class Settings(BaseSettings):
     write_concurrency: int = Field(
         0,
         description="Writer threads per process, each committing batches of concurrent "
-        "writes (group commit); 0 picks 1 for SQLite (no busy waits) and 2 for PostgreSQL.",
+        "writes (group commit); 0 means 1, which batching makes enough and which cannot "
+        "deadlock with itself.",
+    )
+
+    # --- the worker
+    serve_worker: bool = Field(
+        False,
+        description="Run the worker inside the web server process (`dutydesk serve` sets this "
+        "unless --no-worker).",
+    )
+    worker_poll_seconds: float = Field(
+        1.0, description="How often an idle worker looks for due work (seconds)."
+    )
+    worker_batch: int = Field(
+        100, description="Most items one job handles per transaction before committing."
+    )
+    # --- notifications
+    public_base_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="The address users reach DutyDesk at; links in notifications start with it.",
+    )
+    secret_key: str = Field(
+        "",
+        description="Key signing the confirm/reject/survey links (at least 32 characters); "
+        "when empty a random key is kept in var/secret_key (SQLite) or the setting table.",
+    )
+    smtp_host: str = Field(
+        "", description="SMTP server for outgoing mail; empty: mail is not sent."
+    )
+    smtp_port: int = Field(25, description="SMTP port (587 with STARTTLS, 465 with TLS).")
+    smtp_username: str = Field("", description="SMTP login; empty: no authentication.")
+    smtp_password: str = Field("", description="SMTP password.")
+    smtp_security: str = Field("none", description="none, starttls or tls.")
+    smtp_timeout_seconds: float = Field(20.0, description="SMTP connect and command timeout.")
+    mail_from: str = Field(
+        "DutyDesk <dutydesk@localhost>", description="From address of outgoing mail."
+    )
+    mail_domain: str = Field(
+        "dutydesk.localhost", description="Right-hand side of the Message-IDs DutyDesk mints."
+    )
+    notify_max_attempts: int = Field(
+        8, description="Delivery attempts before a notification becomes a dead letter."
+    )
+    notify_backoff_seconds: float = Field(
+        30.0, description="First retry delay; each retry doubles it (with jitter), up to 1 hour."
+    )
+    notify_lease_seconds: float = Field(
+        120.0,
+        description="How long a claimed notification is reserved for the worker sending it; "
+        "a worker killed mid-send leaves it to be retried after this.",
+    )
+    # --- user confirmation and closure
+    auto_close_business_days: int = Field(
+        3,
+        description="Business days (on the incident's SLA calendar) a resolved incident waits "
+        "for the requester's answer before the worker closes it.",
+    )
+    link_valid_days: int = Field(
+        14, description="Days the emailed confirm/reject/survey links stay valid."
     )
 
 

@@ -30,9 +30,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, select, text
 
 import dutydesk.models  # noqa: F401 - registers every table on Base.metadata
+from dutydesk.access.policy import system_actor
 from dutydesk.app import create_app
 from dutydesk.config import Settings
 from dutydesk.db import Base, Database
+from dutydesk.models import Incident
+from dutydesk.notify import service as notify
 from tests.factories import Person, make_cast
 
 API = "/api/v1"
@@ -131,6 +134,7 @@ class Expect:
     body: Callable[[World, str], Any] | None = None
     upload: bool = False
     if_match: bool = False
+    query: dict[str, Any] | None = None
 
 
 def _incident_body(w: World, t: str) -> dict[str, Any]:
@@ -230,6 +234,60 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("PATCH", f"{API}/admin/cis/{{ci_id}}"): Expect(
         admin_only(200), body=lambda w, t: {"criticality": "low"}
     ),
+    # SLA
+    ("GET", f"{API}/incidents/{{number}}/sla"): Expect(on_incident(everyone(200))),
+    ("GET", f"{API}/admin/sla/calendars"): Expect(admin_only(200)),
+    ("POST", f"{API}/admin/sla/calendars"): Expect(
+        admin_only(201),
+        body=lambda w, t: {
+            "name": "Matrix hours",
+            "config": {"timezone": "Europe/Berlin", "hours": {"mon": ["08:00-17:00"]}},
+        },
+    ),
+    ("PATCH", f"{API}/admin/sla/calendars/{{calendar_id}}"): Expect(
+        admin_only(200), body=lambda w, t: {"name": "Round the clock"}
+    ),
+    ("GET", f"{API}/admin/sla/calendars/{{calendar_id}}/deadline"): Expect(
+        admin_only(200), query={"start": "2026-11-20T10:00:00Z", "seconds": 3600}
+    ),
+    ("GET", f"{API}/admin/sla/policies"): Expect(admin_only(200)),
+    ("POST", f"{API}/admin/sla/policies"): Expect(
+        admin_only(201), body=lambda w, t: {"name": "Matrix SLA", "resolution_seconds": 3600}
+    ),
+    ("PATCH", f"{API}/admin/sla/policies/{{policy_id}}"): Expect(
+        admin_only(200), body=lambda w, t: {"warn_percents": [60]}
+    ),
+    ("GET", f"{API}/admin/sla/olas"): Expect(admin_only(200)),
+    ("POST", f"{API}/admin/sla/olas"): Expect(
+        admin_only(201),
+        body=lambda w, t: {"group_id": w.params[t]["group_id"], "resolution_seconds": 7200},
+    ),
+    ("PATCH", f"{API}/admin/sla/olas/{{ola_id}}"): Expect(
+        admin_only(200), body=lambda w, t: {"resolution_seconds": 5400}
+    ),
+    # notifications
+    ("GET", f"{API}/admin/notify/endpoints"): Expect(admin_only(200)),
+    ("POST", f"{API}/admin/notify/endpoints"): Expect(
+        admin_only(201), body=lambda w, t: {"name": "Matrix hook", "url": "https://h.example/"}
+    ),
+    ("PATCH", f"{API}/admin/notify/endpoints/{{endpoint_id}}"): Expect(
+        admin_only(200), body=lambda w, t: {"active": False}
+    ),
+    ("GET", f"{API}/admin/notify/templates"): Expect(admin_only(200)),
+    ("PUT", f"{API}/admin/notify/templates/{{event}}/{{channel}}"): Expect(
+        admin_only(200), body=lambda w, t: {"subject": "{{ incident.number }}", "body": "x"}
+    ),
+    ("DELETE", f"{API}/admin/notify/templates/{{event}}/{{channel}}"): Expect(admin_only(200)),
+    ("POST", f"{API}/admin/notify/templates/{{event}}/{{channel}}/preview"): Expect(
+        admin_only(200), body=lambda w, t: {}
+    ),
+    ("GET", f"{API}/admin/notify/outbox"): Expect(admin_only(200)),
+    ("GET", f"{API}/admin/notify/outbox/{{notification_id}}"): Expect(admin_only(200)),
+    ("POST", f"{API}/admin/notify/outbox/{{notification_id}}/retry"): Expect(admin_only(200)),
+    ("GET", f"{API}/me/notify/preferences"): Expect(everyone(200)),
+    ("PUT", f"{API}/me/notify/preferences"): Expect(
+        everyone(200), body=lambda w, t: [{"event": "closed", "channel": "email", "enabled": False}]
+    ),
 }
 
 
@@ -280,6 +338,25 @@ def changed_tables(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
 def _ok(response: Any, status: int = 201) -> Any:
     assert response.status_code == status, response.text
     return response.json()
+
+
+def _dead_letter(db: Database, settings: Settings, number: str) -> int:
+    """A notification that failed for good, for the outbox routes."""
+    with db.unit_of_work() as s:
+        incident = s.scalars(select(Incident).where(Incident.number == number)).one()
+        row = notify.announce(
+            s,
+            settings,
+            incident,
+            "closed",
+            actor=system_actor(),
+            occurrence="matrix",
+            extra={"survey_url": "https://desk.example/s"},
+            recipients=[incident.caller_id or 0],
+        )[0]
+        row.state, row.next_attempt_at, row.last_error = "dead", None, "HTTP 404"
+        s.flush()
+        return row.id
 
 
 @pytest.fixture(scope="module")
@@ -342,8 +419,31 @@ def world(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                     headers=bob,
                 )
             )
+            ola = _ok(
+                client.post(
+                    f"{API}/admin/sla/olas",
+                    json={"group_id": cast.infra.id, "resolution_seconds": 3600},
+                    headers=bob,
+                )
+            )
+            sla = {"calendar_id": 1, "policy_id": 1, "ola_id": ola["id"]}
+            hook = _ok(
+                client.post(
+                    f"{API}/admin/notify/endpoints",
+                    json={"name": "matrix", "url": "https://hooks.example/"},
+                    headers=bob,
+                )
+            )
+            outbox = {
+                "endpoint_id": hook["id"],
+                "event": "assigned",
+                "channel": "email",
+                "notification_id": _dead_letter(db, settings, number["acme"]),
+            }
             params = {
                 "acme": {
+                    **sla,
+                    **outbox,
                     "number": number["acme"],
                     "action": "start",
                     "attachment_id": attachment["acme"],
@@ -355,6 +455,8 @@ def world(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                     "ci_id": cast.mail_server.id,
                 },
                 "globex": {
+                    **sla,
+                    **outbox,
                     "number": number["globex"],
                     "action": "start",
                     "attachment_id": attachment["globex"],
@@ -428,6 +530,8 @@ def call(
         kwargs["json"] = expect.body(w, target)
     if expect.if_match:
         headers["If-Match"] = w.etag(target)
+    if expect.query is not None:
+        kwargs["params"] = expect.query
     return w.client.request(method, fill(path, values), headers=headers, **kwargs)
 
 

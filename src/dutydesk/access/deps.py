@@ -39,10 +39,7 @@ class Runtime:
 
     def writes(self) -> GroupCommit:
         if self.committer is None:
-            n = self.settings.write_concurrency or (
-                1 if self.db.engine.dialect.name == "sqlite" else 2
-            )
-            self.committer = GroupCommit(self.db, writers=n)
+            self.committer = GroupCommit(self.db, writers=self.settings.write_concurrency or 1)
         return self.committer
 
     def close(self) -> None:

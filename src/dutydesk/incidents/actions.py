@@ -25,6 +25,7 @@ from dutydesk.kernel.errors import (
 )
 from dutydesk.models import Incident, IncidentLink
 from dutydesk.people import queries as people
+from dutydesk.sla import service as sla
 
 TIER_RANK = {"l1": 1, "l2": 2, "l3": 3, "supplier": 4}
 
@@ -271,6 +272,9 @@ def perform_action(
         result = reopen(session, actor, incident, req, settings=settings)
     else:
         result = VERBS[act](session, actor, incident, req)
+    sla.sync_clocks(session, actor, incident)
+    if result is not incident:  # a follow-up (ROP-2/3) starts clocks of its own
+        sla.sync_clocks(session, actor, result)
     return result
 
 

@@ -21,6 +21,7 @@ from dutydesk.incidents.schemas import (
     AttachmentRead,
     ChecklistRead,
     ChecklistWrite,
+    ClockRead,
     CommentCreate,
     CommentRead,
     EventRead,
@@ -36,6 +37,7 @@ from dutydesk.incidents.schemas import (
 from dutydesk.kernel import idempotency
 from dutydesk.kernel.errors import InvalidInput, NotFound
 from dutydesk.models import Incident
+from dutydesk.sla import queries as sla_queries
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
@@ -43,9 +45,12 @@ IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 ACTIVE_TYPES = collaboration.ACTIVE_TYPES
 
 
-def present(incident: Incident, actor: Actor) -> dict[str, Any]:
+def present(incident: Incident, actor: Actor, session: Session | None = None) -> dict[str, Any]:
+    """The incident as the API shows it; with a session, its SLA clocks too."""
     read = IncidentRead.model_validate(incident)
     read.allowed_actions = allowed_actions(Status(incident.state), actor.role)
+    if session is not None:
+        read.sla = [ClockRead.model_validate(c) for c in sla_queries.clock_views(session, incident)]
     return read.model_dump(mode="json")
 
 
@@ -83,7 +88,7 @@ async def create_incident(body: IncidentCreate, api: Api, key: IdemKey = None) -
             record = found
         incident = service.open_incident(session, actor, body, settings=api.settings)
         session.flush()
-        result = present(incident, actor)
+        result = present(incident, actor, session)
         if record is not None:
             idempotency.finish(record, 201, result)
         return 201, result
@@ -167,7 +172,7 @@ async def list_incidents(
 @router.get("/incidents/{number}", response_model=IncidentRead)
 async def read_incident(number: str, api: Api) -> Response:
     def work(session: Session, actor: Actor) -> dict[str, Any]:
-        return present(queries.get_incident_for(session, actor, number), actor)
+        return present(queries.get_incident_for(session, actor, number), actor, session)
 
     return with_etag(await api.read(work))
 
@@ -181,7 +186,7 @@ async def patch_incident(
         service.check_version(incident, if_match, api.settings)
         service.amend_incident(session, actor, incident, body)
         session.flush()
-        return present(incident, actor)
+        return present(incident, actor, session)
 
     return with_etag(await api.write(work))
 
@@ -200,7 +205,7 @@ async def act_on_incident(
             session, actor, incident, action, request, settings=api.settings
         )
         session.flush()
-        return present(result, actor)
+        return present(result, actor, session)
 
     result = await api.write(work)
     if result["number"] != number:  # a reopen after the window opened a follow-up

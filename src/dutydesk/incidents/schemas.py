@@ -71,6 +71,25 @@ class ActionRequest(Input):
     comment: Text | None = None
 
 
+class ClockRead(Output):
+    """One SLA clock of an incident, as of the response."""
+
+    kind: Literal["response", "resolution", "ola"]
+    group_id: int | None
+    policy: str
+    calendar_id: int
+    state: Literal["running", "paused", "warning", "breached", "met", "cancelled"]
+    target_seconds: int
+    elapsed_seconds: float
+    remaining_seconds: float
+    percent: float
+    due_at: datetime | None
+    started_at: datetime
+    stopped_at: datetime | None
+    breached_at: datetime | None
+    warned_percent: int
+
+
 class IncidentRead(Output):
     number: str
     state: Status
@@ -103,8 +122,13 @@ class IncidentRead(Output):
     closed_at: datetime | None
     cancelled_at: datetime | None
     updated_at: datetime
+    respond_by: datetime | None = None
+    resolve_by: datetime | None = None
+    csat_rating: int | None = None
+    csat_comment: str | None = None
     version: int
     allowed_actions: list[str] = []
+    sla: list[ClockRead] | None = None  # single-incident responses only
 
 
 class IncidentList(Output):

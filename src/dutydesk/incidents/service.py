@@ -28,7 +28,10 @@ from dutydesk.kernel.errors import (
 )
 from dutydesk.models import Counter, Customer, Incident, SupportGroup, User
 from dutydesk.people import queries as people
+from dutydesk.sla import service as sla
 
+# An agent logging a call, a visit or a chat has responded (the SLA response clock is met).
+LIVE_CHANNELS = frozenset({Channel.phone, Channel.walk_in, Channel.chat})
 TIER_RANK = {"l1": 1, "l2": 2, "l3": 3, "supplier": 4}
 
 
@@ -253,6 +256,9 @@ def open_incident(
     )
     if group is not None:
         changes.apply_assignment(session, actor, incident, group, assignee, Action.assign, None)
+    if incident.channel in LIVE_CHANNELS:  # the caller is talking to the agent logging it
+        changes.acknowledge(incident, actor)
+    sla.sync_clocks(session, actor, incident)
     return incident
 
 
@@ -315,4 +321,5 @@ def amend_incident(
         incident.priority = new_priority
     if changed:
         changes.touch(incident)
+        sla.sync_clocks(session, actor, incident)
     return incident

@@ -35,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from dutydesk.db import Database
@@ -159,6 +160,8 @@ class GroupCommit:
                             savepoint.commit()
                         except Exception as exc:
                             savepoint.rollback()
+                            if _database_trouble(exc):
+                                raise  # a deadlock, a lost connection: not this job's fault
                             job.outcome = (False, exc)
                     session.commit()
             except Exception:
@@ -169,9 +172,32 @@ class GroupCommit:
                 job.deliver()
 
     def _run_alone(self, job: _Job[Any]) -> None:
-        try:
-            with self.db.unit_of_work(write=True) as session:
-                job.outcome = (True, job.fn(session))
-        except Exception as exc:
-            job.outcome = (False, exc)
+        for attempt in range(1, RETRIES + 1):
+            try:
+                with self.db.unit_of_work(write=True) as session:
+                    job.outcome = (True, job.fn(session))
+                break
+            except Exception as exc:
+                job.outcome = (False, exc)
+                if not (_transient(exc) and attempt < RETRIES):
+                    break
         job.deliver()
+
+
+RETRIES = 3
+# PostgreSQL: serialization_failure, deadlock_detected; both say "run it again".
+TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})
+
+
+def _database_trouble(exc: BaseException) -> bool:
+    """An error of the database rather than of the job's input (constraint violations are
+    the job's: a duplicate name is answered, not retried)."""
+    return isinstance(exc, DBAPIError) and not isinstance(exc, IntegrityError)
+
+
+def _transient(exc: BaseException) -> bool:
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    return getattr(exc.orig, "sqlstate", None) in TRANSIENT_SQLSTATES

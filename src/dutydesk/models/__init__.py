@@ -9,6 +9,12 @@ from dutydesk.models.incident import (
     IncidentEvent,
     IncidentLink,
 )
+from dutydesk.models.notification import (
+    Notification,
+    NotifyEndpoint,
+    NotifyPreference,
+    NotifyTemplate,
+)
 from dutydesk.models.people import (
     AgentCustomer,
     ApiToken,
@@ -18,7 +24,8 @@ from dutydesk.models.people import (
     SupportGroup,
     User,
 )
-from dutydesk.models.system import Counter, Setting
+from dutydesk.models.sla import OlaPolicy, SlaCalendar, SlaClock, SlaPolicy
+from dutydesk.models.system import Counter, Setting, WorkerHeartbeat
 
 __all__ = [
     "AgentCustomer",
@@ -35,8 +42,17 @@ __all__ = [
     "IncidentEvent",
     "IncidentLink",
     "LoginAttempt",
+    "Notification",
+    "NotifyEndpoint",
+    "NotifyPreference",
+    "NotifyTemplate",
+    "OlaPolicy",
     "Service",
     "Setting",
+    "SlaCalendar",
+    "SlaClock",
+    "SlaPolicy",
     "SupportGroup",
     "User",
+    "WorkerHeartbeat",
 ]

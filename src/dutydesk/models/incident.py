@@ -54,6 +54,12 @@ class Incident(Base):
         Index("ix_incident_customer_opened", "customer_id", "opened_at", "id"),
         Index("ix_incident_caller_opened", "caller_id", "opened_at", "id"),
         Index("ix_incident_assignee_opened", "assignee_id", "opened_at", "id"),
+        Index(
+            "ix_incident_auto_close",
+            "auto_close_at",
+            sqlite_where=text("auto_close_at IS NOT NULL"),
+            postgresql_where=text("auto_close_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -97,6 +103,16 @@ class Incident(Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(Integer)
+    # SLA due times, kept by sla.service from the running clocks (NULL: none running).
+    respond_by: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    resolve_by: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # User confirmation (SPEC §5): the worker closes a resolved incident at auto_close_at;
+    # confirm_nonce makes the emailed confirm/reject/survey links single-use.
+    auto_close_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    confirm_nonce: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    csat_rating: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    csat_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    csat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Head of the hash chain and the number of events: deleting the last event shows.
     history_count: Mapped[int] = mapped_column(Integer, default=0)
     history_head: Mapped[str] = mapped_column(String(64), default="")

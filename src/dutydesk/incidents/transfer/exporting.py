@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ from dutydesk.incidents.transfer.format import (
     NESTED,
     REFERENCES,
     AttachmentRecord,
+    ClockRecord,
     CommentRecord,
     EventRecord,
     IncidentRecord,
@@ -25,7 +27,14 @@ from dutydesk.incidents.transfer.format import (
     _Reference,
 )
 from dutydesk.kernel.errors import NotFound
-from dutydesk.models import Attachment, Comment, Incident, IncidentEvent, IncidentLink
+from dutydesk.models import (
+    Attachment,
+    Comment,
+    Incident,
+    IncidentEvent,
+    IncidentLink,
+    SlaClock,
+)
 
 BATCH = 200  # incidents read per round trip while exporting
 
@@ -101,6 +110,12 @@ def _records(
     ):
         links[link.source_id].append((link, target))
 
+    clocks: dict[int, list[SlaClock]] = defaultdict(list)
+    for row in reader.scalars(
+        select(SlaClock).where(SlaClock.incident_id.in_(ids)).order_by(SlaClock.id)
+    ):
+        clocks[row.incident_id].append(row)
+
     for incident in batch:
         data: dict[str, Any] = {
             name: getattr(incident, name)
@@ -137,7 +152,22 @@ def _records(
                 )
                 for link, target in links[incident.id]
             ],
+            clocks=[_clock_record(row, refs) for row in clocks[incident.id]],
         )
+
+
+def _clock_record(row: SlaClock, refs: _Reference) -> ClockRecord:
+    data = {
+        name: getattr(row, name)
+        for name in ClockRecord.model_fields
+        if name not in ("group", "calendar", "warn_percents")
+    }
+    return ClockRecord.model_construct(
+        **data,
+        group=refs.groups.name(row.group_id),
+        calendar=refs.calendars.name(row.calendar_id) or "",
+        warn_percents=json.loads(row.warn_percents),
+    )
 
 
 def _attachment_record(

@@ -21,7 +21,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dutydesk.incidents.lifecycle import Status
-from dutydesk.models import Category, ConfigurationItem, Customer, Service, SupportGroup, User
+from dutydesk.models import (
+    Category,
+    ConfigurationItem,
+    Customer,
+    Service,
+    SlaCalendar,
+    SupportGroup,
+    User,
+)
 
 FORMAT = "dutydesk-incidents"
 VERSION = 1
@@ -112,6 +120,26 @@ class LinkRecord(_Record):
     created_by: str | None
 
 
+class ClockRecord(_Record):
+    """An SLA clock, every column; the group and calendar by name."""
+
+    kind: S20
+    group: str | None
+    policy_name: S120
+    calendar: str
+    target_seconds: Count
+    warn_percents: list[int]
+    started_at: Stamp
+    elapsed_before: float
+    segment_start: Stamp | None
+    due_at: Stamp | None
+    next_check_at: Stamp | None
+    warned_percent: Count
+    breached_at: Stamp | None
+    stopped_at: Stamp | None
+    stop_reason: S20 | None
+
+
 class IncidentRecord(_Record):
     """One line: every Incident column, references by natural key, and what hangs off it."""
 
@@ -149,13 +177,21 @@ class IncidentRecord(_Record):
     version: Positive
     history_count: Count
     history_head: S64
+    respond_by: Stamp | None = None
+    resolve_by: Stamp | None = None
+    auto_close_at: Stamp | None = None
+    confirm_nonce: S64 | None = None
+    csat_rating: int | None = None
+    csat_comment: str | None = None
+    csat_at: Stamp | None = None
     events: list[EventRecord]
     comments: list[CommentRecord]
     attachments: list[AttachmentRecord]
     links: list[LinkRecord]
+    clocks: list[ClockRecord] = []
 
 
-NESTED = frozenset({"events", "comments", "attachments", "links"})
+NESTED = frozenset({"events", "comments", "attachments", "links", "clocks"})
 # Record field -> the kind of reference data it names; the column is the field + "_id".
 REFERENCES = {
     "caller": "users",
@@ -216,6 +252,7 @@ class _Reference:
     services: _Names
     cis: _Names
     categories: _Names
+    calendars: _Names
 
     @classmethod
     def load(cls, session: Session) -> _Reference:
@@ -230,6 +267,7 @@ class _Reference:
             services=_Names("service", names(Service.id, Service.name)),
             cis=_Names("configuration item", names(ConfigurationItem.id, ConfigurationItem.name)),
             categories=_Names("category", _category_paths(tree.all())),
+            calendars=_Names("calendar", names(SlaCalendar.id, SlaCalendar.name)),
         )
 
     def of(self, kind: str) -> _Names:

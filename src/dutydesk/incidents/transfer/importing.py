@@ -31,7 +31,15 @@ from dutydesk.incidents.transfer.format import (
     _line,
     _Reference,
 )
-from dutydesk.models import Attachment, Comment, Counter, Incident, IncidentEvent, IncidentLink
+from dutydesk.models import (
+    Attachment,
+    Comment,
+    Counter,
+    Incident,
+    IncidentEvent,
+    IncidentLink,
+    SlaClock,
+)
 
 
 @dataclass
@@ -74,6 +82,7 @@ class _Plan:
     comments: list[Comment]
     attachments: list[tuple[Attachment, bytes]]
     links: list[_Link]
+    clocks: list[SlaClock]
 
 
 def import_incidents(db: Database, fh: TextIO, *, storage_dir: Path) -> ImportReport:
@@ -221,9 +230,18 @@ def _plan(record: IncidentRecord, refs: _Reference) -> _Plan:
         )
         for i, link in enumerate(record.links)
     ]
+    clocks = [
+        SlaClock(
+            **c.model_dump(exclude={"group", "calendar", "warn_percents"}),
+            group_id=refs.groups.id(c.group, f"clocks.{i}.group", problems),
+            calendar_id=refs.calendars.id(c.calendar, f"clocks.{i}.calendar", problems),
+            warn_percents=json.dumps(c.warn_percents),
+        )
+        for i, c in enumerate(record.clocks)
+    ]
     if problems:
         raise _Rejected(f"{number}: " + "; ".join(problems))
-    return _Plan(incident, events, comments, attachments, links)
+    return _Plan(incident, events, comments, attachments, links, clocks)
 
 
 def _chain_problem(record: IncidentRecord, events: list[IncidentEvent]) -> str | None:
@@ -279,8 +297,11 @@ def _write(
         event.incident_id = incident_id
     for comment in plan.comments:
         comment.incident_id = incident_id
+    for row in plan.clocks:
+        row.incident_id = incident_id
     session.add_all(plan.events)
     session.add_all(plan.comments)
+    session.add_all(plan.clocks)
     for attachment, data in plan.attachments:
         attachment.incident_id = incident_id
         attachment.storage_name = _store(storage_dir, data, written)

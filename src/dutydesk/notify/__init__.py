@@ -1,0 +1,1 @@
+"""Notifications: the outbox written with each change, its templates, channels and worker job."""

@@ -1,0 +1,370 @@
+"""Notification templates: the built-ins per event and channel, the sandbox that renders them,
+and the checks an admin's override must pass before it is saved.
+
+Templates are Jinja in ``ImmutableSandboxedEnvironment`` with ``StrictUndefined``: a template
+cannot reach Python internals, cannot change the data it is given, and fails on a variable
+that does not exist instead of printing nothing. Email is plain text, so nothing is escaped;
+Slack and Teams messages escape ``& < >`` in every ``{{ value }}`` so user text cannot ping a
+channel (``<!here>``) or inject links. The context is ``incident`` (a dict of its public
+fields), ``event``, ``actor`` (a name) and ``extra`` (per event, see ``REQUIRED_EXTRA`` and
+``OPTIONAL_EXTRA``). Webhook payloads are JSON built in code, never a template.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from types import TracebackType
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateSyntaxError
+from jinja2 import Template as JinjaTemplate
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+EVENTS = (
+    "assigned",
+    "public_reply",
+    "state_changed",
+    "sla_warning",
+    "sla_breached",
+    "escalated",
+    "resolved",
+    "closed",
+)
+CHANNELS = ("email", "webhook", "slack", "teams")
+TEMPLATE_CHANNELS = ("email", "slack", "teams")  # webhook payloads are built in code
+ENDPOINT_KINDS = ("webhook", "slack", "teams")
+USER_CHANNELS = ("email",)  # channels a user addresses personally (and has preferences for)
+
+# The keys of `extra` each event's caller must give, and those it may give. Built-in templates
+# use the optional ones only behind `is defined`; an override is checked both ways when saved.
+REQUIRED_EXTRA: dict[str, tuple[str, ...]] = {
+    "assigned": (),
+    "public_reply": ("comment",),
+    "state_changed": ("old_state", "new_state"),
+    "sla_warning": ("clock",),
+    "sla_breached": ("clock",),
+    "escalated": ("level",),
+    "resolved": ("confirm_url", "reject_url"),
+    "closed": ("survey_url",),
+}
+OPTIONAL_EXTRA: dict[str, tuple[str, ...]] = {
+    "assigned": ("comment",),
+    "public_reply": (),
+    "state_changed": ("comment",),
+    "sla_warning": (),
+    "sla_breached": (),
+    "escalated": ("comment", "clock"),
+    "resolved": ("comment",),
+    "closed": (),
+}
+CONTEXT_NAMES = ("incident", "event", "actor", "extra")
+MAX_SUBJECT = 250
+MAX_BODY = 100_000
+MAX_SOURCE = 32_000  # the API's Text limit
+_LARGEST_ARGUMENT = 100_000  # sandbox: larger numbers given to calls or `*` are refused
+
+
+@dataclass(frozen=True)
+class Template:
+    subject: str
+    body: str
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    body: str
+
+
+class TemplateProblem(Exception):
+    """A template that does not compile or render; names the part and the line."""
+
+    def __init__(self, part: str, line: int | None, message: str) -> None:
+        self.part = part
+        self.line = line
+        self.message = message
+        where = f"line {line}: " if line else ""
+        super().__init__(f"the {part} template {where}{message}")
+
+
+# ----------------------------------------------------------------- the sandbox
+
+
+def _chat_escape(value: Any) -> Any:
+    """Slack and Teams read `<...>` as links and mentions; user text must stay text."""
+    if value is None:
+        return ""
+    text = str(value)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _when(value: Any) -> str:
+    """An ISO timestamp as '2026-11-22 14:00 UTC' (the filter `when`)."""
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    suffix = " UTC" if parsed.utcoffset() is not None and not parsed.utcoffset() else ""
+    return parsed.strftime("%Y-%m-%d %H:%M") + suffix
+
+
+def _too_big(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) > _LARGEST_ARGUMENT
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, also refusing the cheap ways to allocate gigabytes ('x' * 10**9)."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and (_too_big(right) or (isinstance(right, int) and right > 64)):
+            raise SecurityError("exponents above 64 are not allowed in templates")
+        if operator == "*" and any(
+            isinstance(seq, str | list | tuple) and isinstance(n, int) and len(seq) * n > MAX_BODY
+            for seq, n in ((left, right), (right, left))
+        ):
+            raise SecurityError("the result of this repetition would be too large")
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        if any(_too_big(a) for a in (*args, *kwargs.values())):
+            raise SecurityError(f"numbers above {_LARGEST_ARGUMENT} are not allowed in calls")
+        return super().call(__context, __obj, *args, **kwargs)
+
+
+def _environment(*, chat: bool) -> _Sandbox:
+    env = _Sandbox(
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        finalize=_chat_escape if chat else None,
+    )
+    env.filters["when"] = _when
+    return env
+
+
+_ENVIRONMENTS = {
+    "email": _environment(chat=False),
+    "slack": _environment(chat=True),
+    "teams": _environment(chat=True),
+}
+
+
+@lru_cache(maxsize=512)
+def _compile(channel: str, source: str) -> JinjaTemplate:
+    return _ENVIRONMENTS[channel].from_string(source)
+
+
+def _template_line(tb: TracebackType | None) -> int | None:
+    """The template line of a render error: Jinja rewrites its frames to '<template>'."""
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _render_part(channel: str, part: str, source: str, context: Mapping[str, Any]) -> str:
+    if len(source) > MAX_SOURCE:
+        raise TemplateProblem(part, None, f"is longer than {MAX_SOURCE} characters")
+    try:
+        template = _compile(channel, source)
+    except TemplateSyntaxError as exc:
+        raise TemplateProblem(part, exc.lineno, f"does not compile: {exc.message}") from exc
+    try:
+        return template.render(**context)
+    except SecurityError as exc:
+        raise TemplateProblem(
+            part, _template_line(exc.__traceback__), f"is not allowed: {exc}"
+        ) from exc
+    except Exception as exc:  # undefined variables, type errors: all the admin's to fix
+        raise TemplateProblem(part, _template_line(exc.__traceback__), f"fails: {exc}") from exc
+
+
+def one_line(text: str) -> str:
+    """Any run of whitespace or control characters (CR, LF, NUL, U+2028…) becomes one space."""
+    return re.sub(r"[\s\x00-\x1f\x7f-\x9f\u2028\u2029]+", " ", text).strip()
+
+
+def render(channel: str, template: Template, context: Mapping[str, Any]) -> Rendered:
+    """Render a template for a templated channel; raises TemplateProblem."""
+    if channel not in _ENVIRONMENTS:
+        raise ValueError(f"{channel} messages have no template")
+    subject = one_line(_render_part(channel, "subject", template.subject, context))
+    body = _render_part(channel, "body", template.body, context)
+    return Rendered(subject[:MAX_SUBJECT], body[:MAX_BODY])
+
+
+def check(event: str, channel: str, template: Template, *, base_url: str) -> None:
+    """Refuse a template that would fail for this event: rendered with every `extra` key the
+    event may give, and with only those it must give."""
+    for minimal in (False, True):
+        render(channel, template, sample_context(event, base_url=base_url, minimal=minimal))
+
+
+# ----------------------------------------------------------------- sample data
+
+
+def sample_incident(base_url: str) -> dict[str, Any]:
+    return {
+        "number": "INC0000123",
+        "short_description": "Mail server unreachable from the Berlin office",
+        "description": "Since 09:10 nobody in Berlin can send or receive e-mail.",
+        "state": "in_progress",
+        "priority": 2,
+        "impact": 2,
+        "urgency": 1,
+        "assignment_group": "Service Desk",
+        "assignee": "Alice Agent",
+        "caller": "Dave Requester",
+        "customer": "Acme",
+        "opened_at": "2026-11-23T09:14:00+00:00",
+        "resolved_at": None,
+        "url": base_url.rstrip("/") + "/incidents/INC0000123",
+    }
+
+
+def _sample_extra(event: str, base_url: str) -> dict[str, Any]:
+    clock = {"kind": "resolution", "due": "2026-11-23T17:14:00+00:00", "percent": 75}
+    link = base_url.rstrip("/") + "/confirm/INC0000123?t=sample"
+    values: dict[str, Any] = {
+        "comment": "Restarted the mail relay; please check your inbox.",
+        "old_state": "assigned",
+        "new_state": "in_progress",
+        "clock": clock,
+        "level": 2,
+        "confirm_url": link + "&answer=yes",
+        "reject_url": link + "&answer=no",
+        "survey_url": base_url.rstrip("/") + "/survey/INC0000123?t=sample",
+    }
+    if event == "sla_breached":
+        values["clock"] = {**clock, "percent": 100}
+    return values
+
+
+def sample_context(event: str, *, base_url: str, minimal: bool = False) -> dict[str, Any]:
+    """A realistic context for previews and checks (minimal: only the required extra keys)."""
+    extra = _sample_extra(event, base_url)
+    keys = REQUIRED_EXTRA[event] + (() if minimal else OPTIONAL_EXTRA[event])
+    return {
+        "incident": sample_incident(base_url),
+        "event": event,
+        "actor": "Alice Agent",
+        "extra": {k: extra[k] for k in keys},
+    }
+
+
+# ----------------------------------------------------------------- the built-ins
+
+_DETAILS = """
+Incident:  {{ incident.number }} - {{ incident.short_description }}
+Priority:  P{{ incident.priority }}
+State:     {{ incident.state|replace('_', ' ') }}
+Group:     {{ incident.assignment_group or '-' }}
+Assignee:  {{ incident.assignee or '-' }}
+Caller:    {{ incident.caller or '-' }}
+
+{{ incident.url }}
+
+--
+DutyDesk sent this message automatically. You can turn these messages off in your
+notification preferences.
+"""
+_COMMENT = "{% if extra.comment is defined and extra.comment %}\n\n{{ extra.comment }}{% endif %}"
+_CLOCK = (
+    "{{ extra.clock.kind }} target of {{ incident.number }} "
+    "({{ extra.clock.percent }}% used, due {{ extra.clock.due|when }})"
+)
+_EMAIL: dict[str, Template] = {
+    "assigned": Template(
+        "Assigned to {{ incident.assignee or incident.assignment_group }}: "
+        "{{ incident.short_description }}",
+        "{{ actor }} assigned {{ incident.number }} to "
+        "{% if incident.assignee %}{{ incident.assignee }}"
+        "{% if incident.assignment_group %} ({{ incident.assignment_group }}){% endif %}"
+        "{% else %}the {{ incident.assignment_group }} group{% endif %}."
+        + _COMMENT
+        + "\n"
+        + _DETAILS,
+    ),
+    "public_reply": Template(
+        "New reply: {{ incident.short_description }}",
+        "{{ actor }} wrote on {{ incident.number }}:\n\n{{ extra.comment }}\n" + _DETAILS,
+    ),
+    "state_changed": Template(
+        "{{ extra.new_state|replace('_', ' ')|capitalize }}: {{ incident.short_description }}",
+        "{{ actor }} changed {{ incident.number }} from {{ extra.old_state|replace('_', ' ') }} "
+        "to {{ extra.new_state|replace('_', ' ') }}." + _COMMENT + "\n" + _DETAILS,
+    ),
+    "sla_warning": Template(
+        "SLA warning, {{ extra.clock.percent }}% of the {{ extra.clock.kind }} time used: "
+        "{{ incident.short_description }}",
+        "The " + _CLOCK + " is running out.\n" + _DETAILS,
+    ),
+    "sla_breached": Template(
+        "SLA breached ({{ extra.clock.kind }}): {{ incident.short_description }}",
+        "The " + _CLOCK + " has been missed.\n" + _DETAILS,
+    ),
+    "escalated": Template(
+        "Escalated to level {{ extra.level }}: {{ incident.short_description }}",
+        "{{ incident.number }} was escalated to level {{ extra.level }} by {{ actor }}."
+        + _COMMENT
+        + "{% if extra.clock is defined %}\n\nThe "
+        + _CLOCK
+        + ".{% endif %}\n"
+        + _DETAILS,
+    ),
+    "resolved": Template(
+        "Resolved: {{ incident.short_description }}",
+        "{{ actor }} resolved {{ incident.number }}."
+        "{% if extra.comment is defined and extra.comment %}\n\nResolution: {{ extra.comment }}"
+        "{% endif %}\n\nIs your issue solved?\n\n"
+        "  Yes, close it:           {{ extra.confirm_url }}\n"
+        "  No, it is still broken:  {{ extra.reject_url }}\n\n"
+        "Without an answer the incident is closed automatically after a few working days.\n"
+        + _DETAILS,
+    ),
+    "closed": Template(
+        "Closed: {{ incident.short_description }}",
+        "{{ incident.number }} is closed.\n\nHow did we do? One click tells us (1 to 5):\n"
+        "{{ extra.survey_url }}\n" + _DETAILS,
+    ),
+}
+_CHAT_SUBJECT: dict[str, str] = {
+    "assigned": "{{ incident.number }} assigned to "
+    "{{ incident.assignee or incident.assignment_group }}",
+    "public_reply": "{{ incident.number }}: new reply from {{ actor }}",
+    "state_changed": "{{ incident.number }} is now {{ extra.new_state|replace('_', ' ') }}",
+    "sla_warning": "{{ incident.number }}: {{ extra.clock.percent }}% of the "
+    "{{ extra.clock.kind }} time used",
+    "sla_breached": "{{ incident.number }}: {{ extra.clock.kind }} SLA breached",
+    "escalated": "{{ incident.number }} escalated to level {{ extra.level }}",
+    "resolved": "{{ incident.number }} resolved by {{ actor }}",
+    "closed": "{{ incident.number }} closed",
+}
+_CHAT_BODY = (
+    "P{{ incident.priority }} · {{ incident.short_description }}\n"
+    "Group: {{ incident.assignment_group or '-' }} · Assignee: {{ incident.assignee or '-' }}\n"
+    "{{ incident.url }}"
+)
+_CHAT_LEAD: dict[str, str] = {
+    "public_reply": "{{ extra.comment|truncate(300) }}\n",
+    "sla_warning": "Due {{ extra.clock.due|when }}.\n",
+    "sla_breached": "Was due {{ extra.clock.due|when }}.\n",
+}
+
+BUILTIN: dict[tuple[str, str], Template] = {}
+for _event in EVENTS:
+    BUILTIN[(_event, "email")] = _EMAIL[_event]
+    for _chat in ("slack", "teams"):
+        BUILTIN[(_event, _chat)] = Template(
+            _CHAT_SUBJECT[_event], _CHAT_LEAD.get(_event, "") + _CHAT_BODY
+        )

@@ -1,0 +1,1 @@
+"""SLA clocks, calendars and policies."""

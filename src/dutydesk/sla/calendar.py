@@ -1,0 +1,799 @@
+"""Business calendars and the arithmetic of SLA clocks (pure: no database, no I/O).
+
+Semantics
+=========
+
+A :class:`Calendar` describes working time in one IANA time zone ``tz``.
+
+Intervals
+    ``weekly[0]`` … ``weekly[6]`` (Monday … Sunday) each hold working intervals in LOCAL WALL
+    TIME. ``Interval(start, end)`` with ``end > start`` covers the wall-clock times
+    ``start <= t < end`` of its day. With ``end <= start`` (``end == 00:00`` included) it runs
+    past midnight: ``start <= t < 24:00`` on its day and ``00:00 <= t < end`` on the next
+    calendar day. ``00:00-00:00`` is the whole day; in general ``end == start`` is 24 wall-clock
+    hours. Times are whole seconds. An interval belongs to the day it STARTS on.
+
+Open days and their intervals
+    A date is *open* unless it is a public holiday (listed by
+    ``holidays.country_holidays(holiday_country, subdiv=holiday_subdivision, years=date.year)``)
+    or one of ``closed_days``. The intervals starting on a date are: its ``open_days`` entry when
+    it has one (that overrides holidays, closed days and the weekly hours for that date; an
+    entry without intervals closes the date); otherwise none when the date is not open;
+    otherwise ``weekly[date.weekday()]``.
+
+Business time
+    The business time of a calendar is the set of REAL instants whose local wall-clock reading
+    in ``tz`` — a local date ``D`` and a time of day ``t`` — lies either in an interval that
+    starts on ``D`` (``t >= start``, and ``t < end`` unless the interval runs past midnight) or
+    in the after-midnight part of a midnight-spanning interval that starts on ``D - 1 day``
+    (``t < end``). Consequently:
+
+    * the part after midnight of a Monday 22:00-06:00 interval is working time on Tuesday
+      morning even when Tuesday is a holiday, and a holiday Monday drops the whole Monday
+      22:00 - Tuesday 06:00 shift;
+    * wall-clock times that do not exist (spring forward) are not business time: a
+      00:00-06:00 night whose clocks jump from 02:00 to 03:00 has 5 business hours, and an
+      interval lying wholly inside the skipped hour has none that night;
+    * wall-clock times that happen twice (fall back) are business time both times: the same
+      night with clocks going back from 03:00 to 02:00 has 7 business hours;
+    * 30-minute DST shifts (Australia/Lord_Howe), half-hour and odd offsets (Asia/Kolkata)
+      follow from the same definition; nothing assumes whole hours;
+    * business time is a set, so nothing is ever counted twice. Overlapping intervals are
+      refused anyway (:class:`CalendarError` naming the day), counting the previous day's
+      midnight spill-over. For ``open_days`` the check is conservative: an open day's
+      intervals are checked against the spill-over of the previous date's own intervals (its
+      ``open_days`` entry, else its weekly hours) and its own spill-over against the next
+      date's, whether or not that neighbour is a holiday or a closed day.
+
+Instants and amounts
+    All datetimes must be timezone-aware (naive ones raise ``ValueError``); inputs may be in any
+    zone, results are in UTC. Computation is exact in whole microseconds (the resolution of
+    ``datetime``); an amount of seconds is rounded to the nearest microsecond.
+
+``add_business_seconds(cal, start, seconds)``
+    The earliest instant ``t >= start`` such that the business seconds in ``[start, t)`` equal
+    ``seconds`` (``seconds >= 0``). ``seconds == 0`` returns ``start`` (in UTC) even outside
+    business time; otherwise a clock started outside business time starts at the next
+    opening, and the result is always inside business time or at the end of a stretch of it.
+    When the walk meets :data:`MAX_CLOSED_SPAN` (about three years) without any business time,
+    :class:`CalendarError` is raised instead of looping on; so it is when a result would lie
+    beyond what ``datetime`` can represent.
+
+``business_seconds_between(cal, start, end, pauses=())``
+    The business seconds in ``[start, end)`` minus those of them inside the union of the pauses
+    (pauses may overlap each other and stick out of ``[start, end)``; ``(t, None)`` runs to
+    ``end``; a pause ending before it starts is a ``ValueError``). ``end <= start`` gives 0.
+
+``is_business_time(cal, instant)``, ``next_business_instant(cal, instant)``
+    Whether the instant belongs to business time; the instant itself (in UTC) when it does,
+    else the start of the next stretch of business time (``CalendarError`` after
+    :data:`MAX_CLOSED_SPAN` without any).
+
+How it is computed
+==================
+
+Offsets: for each zone and UTC day, the stretches of constant UTC offset are found once
+(offset sampled every hour, bisected to the second where it changes; cached per zone and day;
+two offset changes less than an hour apart that cancel out would be missed). Per (calendar,
+local date): the intervals starting on that date, as naive local microseconds, are mapped
+back to UTC through those stretches (the preimage under the UTC -> wall-clock mapping, which
+is where skipped hours vanish and repeated hours appear twice) — cached with
+``functools.lru_cache``. Per (calendar, UTC week): the intervals of the dates that can reach
+into the week, clipped, sorted, merged, with prefix sums — cached as well. The functions walk
+whole weeks and bisect inside a week; they never step through minutes.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays
+
+__all__ = [
+    "MAX_CLOSED_SPAN",
+    "WEEKDAYS",
+    "Calendar",
+    "CalendarError",
+    "Interval",
+    "add_business_seconds",
+    "business_seconds_between",
+    "calendar_from_config",
+    "calendar_to_config",
+    "clear_caches",
+    "is_business_time",
+    "next_business_instant",
+]
+
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MAX_CLOSED_SPAN = timedelta(days=3 * 365 + 1)
+"""A walk that finds no business time for this long raises CalendarError."""
+
+_US = 1_000_000  # microseconds per second
+_DAY = 86_400 * _US
+_WEEK = 7 * _DAY
+_HOUR = 3_600 * _US
+_ONE_US = timedelta(microseconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_MAX_CLOSED_US = MAX_CLOSED_SPAN // _ONE_US
+_LAST_US = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // _ONE_US  # the last representable µs
+_CONFIG_KEYS = ("timezone", "hours", "holidays", "closed_days", "open_days")
+
+
+class CalendarError(ValueError):
+    """A calendar that cannot be built or used; the message says exactly what is wrong."""
+
+
+# ----------------------------------------------------------------------------- intervals
+
+
+def _format_time(t: time) -> str:
+    return f"{t:%H:%M:%S}" if t.second else f"{t:%H:%M}"
+
+
+def _time_us(t: time) -> int:
+    return ((t.hour * 60 + t.minute) * 60 + t.second) * _US
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """Working time in local wall-clock time; ``end <= start`` runs past midnight."""
+
+    start: time
+    end: time
+
+    def __post_init__(self) -> None:
+        for name in ("start", "end"):
+            value = getattr(self, name)
+            if not isinstance(value, time):
+                raise CalendarError(f"interval {name} must be a datetime.time, got {value!r}")
+            if value.tzinfo is not None:
+                raise CalendarError(
+                    f"interval {name} {value} must be a wall-clock time without tzinfo"
+                )
+            if value.microsecond:
+                raise CalendarError(f"interval {name} {value} must be whole seconds")
+            if value.fold:
+                object.__setattr__(self, name, value.replace(fold=0))
+
+    @classmethod
+    def parse(cls, text: str) -> Interval:
+        """``"HH:MM-HH:MM"`` (``":SS"`` allowed; ``24:00`` only as an end, = ``00:00``)."""
+        if not isinstance(text, str):
+            raise CalendarError(f'{text!r} is not a string "HH:MM-HH:MM"')
+        parts = text.split("-")
+        if len(parts) != 2:
+            raise CalendarError(f'{text!r} is not a time range "HH:MM-HH:MM"')
+        start = _parse_time(parts[0].strip(), text, is_end=False)
+        end = _parse_time(parts[1].strip(), text, is_end=True)
+        return cls(start, end)
+
+    @property
+    def crosses_midnight(self) -> bool:
+        return self.end <= self.start
+
+    @property
+    def seconds(self) -> int:
+        """Nominal length in wall-clock seconds (DST switches inside it aside)."""
+        start, end = self.bounds_us()
+        return (end - start) // _US
+
+    def bounds_us(self) -> tuple[int, int]:
+        """(start, end) in microseconds after the local midnight that starts its day."""
+        start, end = _time_us(self.start), _time_us(self.end)
+        return (start, end + _DAY) if end <= start else (start, end)
+
+    def __str__(self) -> str:
+        return f"{_format_time(self.start)}-{_format_time(self.end)}"
+
+
+def _parse_time(part: str, text: str, *, is_end: bool) -> time:
+    fields = part.split(":")
+    bad = f'{text!r} is not a time range "HH:MM-HH:MM"'
+    if len(fields) not in (2, 3) or not all(
+        len(f) == 2 and f.isascii() and f.isdigit() for f in fields
+    ):
+        raise CalendarError(f"{bad}: {part!r} is not HH:MM")
+    hour, minute = int(fields[0]), int(fields[1])
+    second = int(fields[2]) if len(fields) == 3 else 0
+    if hour == 24 and minute == 0 and second == 0:
+        if is_end:
+            return time(0)
+        raise CalendarError(f"{bad}: 24:00 can only end a range")
+    if hour > 23:
+        raise CalendarError(f"{bad}: hour {hour} is out of range 00-23")
+    if minute > 59:
+        raise CalendarError(f"{bad}: minute {minute} is out of range 00-59")
+    if second > 59:
+        raise CalendarError(f"{bad}: second {second} is out of range 00-59")
+    return time(hour, minute, second)
+
+
+def _coerce_intervals(value: Iterable[Interval], where: str) -> tuple[Interval, ...]:
+    try:
+        items = tuple(value)
+    except TypeError:
+        raise CalendarError(f"{where}: expected a sequence of Interval, got {value!r}") from None
+    for item in items:
+        if not isinstance(item, Interval):
+            raise CalendarError(f"{where}: {item!r} is not an Interval")
+    return tuple(sorted(items, key=lambda iv: iv.start))
+
+
+def _spill_us(intervals: tuple[Interval, ...]) -> tuple[int, Interval | None]:
+    """How far past midnight the intervals of one day run (µs into the next day)."""
+    best: tuple[int, Interval | None] = (0, None)
+    for iv in intervals:
+        end = iv.bounds_us()[1] - _DAY
+        if end > best[0]:
+            best = (end, iv)
+    return best
+
+
+def _check_day(
+    label: str,
+    intervals: tuple[Interval, ...],
+    spill: tuple[int, Interval | None],
+    spill_label: str,
+) -> None:
+    """Intervals sorted by start must not overlap each other nor the previous day's spill."""
+    prev_end, prev_iv = spill  # prev_end == 0 when nothing spills over
+    prev_desc = f"{spill_label} {prev_iv} (runs until {_fmt_us(prev_end)} the next day)"
+    for iv in intervals:
+        start, end = iv.bounds_us()
+        if start < prev_end:
+            raise CalendarError(f"overlapping working hours on {label}: {prev_desc} and {iv}")
+        prev_end, prev_desc = end, str(iv)
+
+
+def _day_label(day: date) -> str:
+    return f"{day.isoformat()} ({WEEKDAYS[day.weekday()]})"
+
+
+def _fmt_us(us: int) -> str:
+    seconds = us // _US
+    return _format_time(time(seconds // 3600, seconds // 60 % 60, seconds % 60))
+
+
+# ------------------------------------------------------------------- time zones and holidays
+
+
+@functools.lru_cache(maxsize=256)
+def _zone(tz: str) -> ZoneInfo:
+    if not isinstance(tz, str):
+        raise CalendarError(f"time zone must be a string, got {tz!r}")
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise CalendarError(
+            f"unknown time zone {tz!r} (expected an IANA name such as 'Europe/Berlin')"
+        ) from None
+
+
+@functools.lru_cache(maxsize=256)
+def _check_holidays(country: str, subdivision: str | None) -> None:
+    supported = holidays.list_supported_countries()
+    if not isinstance(country, str) or country not in supported:
+        raise CalendarError(
+            f"unknown holiday country {country!r} for the holidays library "
+            "(expected an ISO 3166-1 alpha-2 code such as 'DE')"
+        )
+    if subdivision is not None and subdivision not in supported[country]:
+        known = ", ".join(supported[country]) or "none"
+        raise CalendarError(
+            f"unknown holiday subdivision {subdivision!r} of {country} for the holidays library "
+            f"(known: {known})"
+        )
+    try:
+        holidays.country_holidays(country, subdiv=subdivision)
+    except NotImplementedError as exc:  # pragma: no cover - list and library disagree
+        raise CalendarError(f"holidays library refused {country}/{subdivision}: {exc}") from None
+
+
+@functools.lru_cache(maxsize=4096)
+def _holidays_of_year(country: str, subdivision: str | None, year: int) -> frozenset[date]:
+    return frozenset(holidays.country_holidays(country, subdiv=subdivision, years=year).keys())
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _offset_pieces(tz: str, day: int) -> tuple[tuple[int, int, int], ...]:
+    """Constant-offset stretches of UTC day ``day``: (start µs, end µs, UTC offset µs)."""
+    zone = _zone(tz)
+    lo = day * _DAY
+    hi = lo + _DAY
+    pieces: list[tuple[int, int, int]] = []
+    cur, cur_off = lo, _offset(zone, lo)
+    prev = lo
+    for sample in range(lo + _HOUR, hi + 1, _HOUR):
+        off = _offset(zone, sample)
+        while off != cur_off:  # the offset changes in (prev, sample]: find where, to the second
+            a, b = prev, sample
+            while b - a > _US:
+                mid = a + (b - a) // (2 * _US) * _US
+                if _offset(zone, mid) == cur_off:
+                    a = mid
+                else:
+                    b = mid
+            pieces.append((cur, b, cur_off))
+            cur, cur_off, prev = b, _offset(zone, b), b
+        prev = sample
+    if cur < hi:
+        pieces.append((cur, hi, cur_off))
+    return tuple(pieces)
+
+
+def _offset(zone: ZoneInfo, utc_us: int) -> int:
+    offset = (_EPOCH + timedelta(microseconds=utc_us)).astimezone(zone).utcoffset()
+    assert offset is not None
+    return offset // _ONE_US
+
+
+# ----------------------------------------------------------------------------- the calendar
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """Working hours per weekday in ``tz``, public holidays, closures and extra open days.
+
+    Frozen and hashable (tuples and frozensets only) so it can key caches. Interval tuples are
+    stored sorted by start and ``open_days`` sorted by date, so equal calendars compare equal.
+    """
+
+    tz: str
+    weekly: tuple[tuple[Interval, ...], ...]
+    holiday_country: str | None = None
+    holiday_subdivision: str | None = None
+    closed_days: frozenset[date] = frozenset()
+    open_days: tuple[tuple[date, tuple[Interval, ...]], ...] = ()
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
+    _open: Mapping[date, tuple[Interval, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.tz, str):
+            raise CalendarError(f"time zone must be a string, got {self.tz!r}")
+        _zone(self.tz)
+        weekly = tuple(self.weekly)
+        if len(weekly) != 7:
+            raise CalendarError(f"weekly must hold 7 days (Monday first), got {len(weekly)}")
+        weekly = tuple(_coerce_intervals(day, WEEKDAYS[i]) for i, day in enumerate(weekly))
+        object.__setattr__(self, "weekly", weekly)
+
+        for name in ("holiday_country", "holiday_subdivision"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise CalendarError(f"{name} must be a string or None, got {value!r}")
+        if self.holiday_country is None:
+            if self.holiday_subdivision is not None:
+                raise CalendarError(
+                    f"holiday subdivision {self.holiday_subdivision!r} given without a country"
+                )
+        else:
+            _check_holidays(self.holiday_country, self.holiday_subdivision)
+
+        closed = frozenset(self.closed_days)
+        for day in closed:
+            if not isinstance(day, date) or isinstance(day, datetime):
+                raise CalendarError(f"closed day {day!r} is not a datetime.date")
+        object.__setattr__(self, "closed_days", closed)
+
+        opened: dict[date, tuple[Interval, ...]] = {}
+        for entry in self.open_days:
+            try:
+                day, intervals = entry
+            except (TypeError, ValueError):
+                raise CalendarError(f"open day {entry!r} is not a (date, intervals) pair") from None
+            if not isinstance(day, date) or isinstance(day, datetime):
+                raise CalendarError(f"open day {day!r} is not a datetime.date")
+            if day in opened:
+                raise CalendarError(f"open day {day.isoformat()} is listed twice")
+            opened[day] = _coerce_intervals(intervals, f"open day {day.isoformat()}")
+        object.__setattr__(self, "open_days", tuple(sorted(opened.items())))
+        object.__setattr__(self, "_open", opened)
+
+        for i, day_intervals in enumerate(weekly):
+            _check_day(WEEKDAYS[i], day_intervals, _spill_us(weekly[i - 1]), WEEKDAYS[i - 1])
+        for day, day_intervals in opened.items():
+            if day in (date.min, date.max):
+                raise CalendarError(f"open day {day.isoformat()} is out of range")
+            before, after = day - timedelta(days=1), day + timedelta(days=1)
+            label = f"open day {_day_label(day)}"
+            prev = opened.get(before, weekly[before.weekday()])
+            _check_day(label, day_intervals, _spill_us(prev), _day_label(before))
+            if after not in opened:
+                _check_day(
+                    _day_label(after), weekly[after.weekday()], _spill_us(day_intervals), label
+                )
+
+        if not any(weekly) and not any(opened.values()):
+            raise CalendarError(
+                "the calendar is never open: no working hours on any weekday and no open days "
+                "with working hours, so business time could never be added"
+            )
+        object.__setattr__(
+            self,
+            "_hash",
+            hash(
+                (
+                    self.tz,
+                    self.weekly,
+                    self.holiday_country,
+                    self.holiday_subdivision,
+                    self.closed_days,
+                    self.open_days,
+                )
+            ),
+        )
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    @classmethod
+    def always(cls, tz: str = "UTC") -> Calendar:
+        """24 x 7: every instant is business time."""
+        whole_day = (Interval(time(0), time(0)),)
+        return cls(tz, (whole_day,) * 7)
+
+    def is_holiday(self, day: date) -> bool:
+        """A public holiday of ``holiday_country``/``holiday_subdivision`` (False without)."""
+        if self.holiday_country is None:
+            return False
+        return day in _holidays_of_year(self.holiday_country, self.holiday_subdivision, day.year)
+
+    def hours_on(self, day: date) -> tuple[Interval, ...]:
+        """The intervals starting on ``day`` (open day entry > holiday/closed day > weekly)."""
+        opened = self._open.get(day)
+        if opened is not None:
+            return opened
+        if day in self.closed_days or self.is_holiday(day):
+            return ()
+        return self.weekly[day.weekday()]
+
+
+# ---------------------------------------------------------------------- cached UTC intervals
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _date_utc_intervals(cal: Calendar, day: date) -> tuple[tuple[int, int], ...]:
+    """Business time of the intervals starting on local ``day``, as sorted UTC µs intervals."""
+    intervals = cal.hours_on(day)
+    if not intervals:
+        return ()
+    base = (day.toordinal() - _EPOCH_ORDINAL) * _DAY  # local midnight as naive local µs
+    found: list[tuple[int, int]] = []
+    for iv in intervals:
+        start, end = iv.bounds_us()
+        a, b = base + start, base + end
+        # UTC u reads as local u + offset, |offset| < 24 h: only these UTC days can reach [a, b).
+        for utc_day in range((a - _DAY) // _DAY, (b + _DAY) // _DAY + 1):
+            for lo, hi, off in _offset_pieces(cal.tz, utc_day):
+                s, e = max(lo, a - off), min(hi, b - off)
+                if s < e:
+                    found.append((s, e))
+    return tuple(_merge(found))
+
+
+def _merge(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    intervals.sort()
+    merged: list[tuple[int, int]] = []
+    for s, e in intervals:
+        if merged and s <= merged[-1][1]:
+            if e > merged[-1][1]:
+                merged[-1] = (merged[-1][0], e)
+        else:
+            merged.append((s, e))
+    return merged
+
+
+@dataclass(frozen=True, slots=True)
+class _Week:
+    """Business time inside one UTC week: disjoint sorted intervals and prefix sums."""
+
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+    cum: tuple[int, ...]  # cum[i] = business µs of intervals 0..i-1; len(cum) == len(starts)+1
+
+    @property
+    def total(self) -> int:
+        return self.cum[-1]
+
+    def before(self, x: int) -> int:
+        """Business µs in this week before instant ``x``."""
+        j = bisect.bisect_right(self.starts, x)
+        if j == 0:
+            return 0
+        return self.cum[j - 1] + min(x, self.ends[j - 1]) - self.starts[j - 1]
+
+
+@functools.lru_cache(maxsize=1 << 13)
+def _week(cal: Calendar, index: int) -> _Week:
+    lo = index * _WEEK
+    hi = lo + _WEEK
+    first = max(1, _EPOCH_ORDINAL + lo // _DAY - 3)
+    last = min(date.max.toordinal(), _EPOCH_ORDINAL + (hi - 1) // _DAY + 1)
+    found: list[tuple[int, int]] = []
+    for ordinal in range(first, last + 1):
+        for s, e in _date_utc_intervals(cal, date.fromordinal(ordinal)):
+            s, e = max(s, lo), min(e, hi)
+            if s < e:
+                found.append((s, e))
+    merged = _merge(found)
+    cum = [0]
+    for s, e in merged:
+        cum.append(cum[-1] + e - s)
+    return _Week(tuple(s for s, _ in merged), tuple(e for _, e in merged), tuple(cum))
+
+
+def clear_caches() -> None:
+    """Forget every cached interval (tests and benchmarks measuring cold starts)."""
+    for cached in (_date_utc_intervals, _week, _offset_pieces, _holidays_of_year):
+        cached.cache_clear()
+
+
+# ----------------------------------------------------------------------------- the arithmetic
+
+
+def _to_us(instant: datetime, name: str) -> int:
+    if not isinstance(instant, datetime):
+        raise TypeError(f"{name} must be a datetime, got {type(instant).__name__}")
+    if instant.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, got naive {instant.isoformat()}")
+    return (instant - _EPOCH) // _ONE_US
+
+
+def _from_us(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
+
+
+def _closed_too_long(cal: Calendar, since: int) -> CalendarError:
+    return CalendarError(
+        f"calendar in {cal.tz} has no business time for more than {MAX_CLOSED_SPAN.days} days "
+        f"after {_from_us(since).isoformat()}"
+    )
+
+
+def _out_of_range(what: str) -> CalendarError:
+    return CalendarError(f"{what} runs outside the dates datetime can represent")
+
+
+def _add_us(cal: Calendar, start: int, amount: int) -> int:
+    index = start // _WEEK
+    week = _week(cal, index)
+    target = week.before(start) + amount
+    seen = start  # the last instant known to be business time (or the start)
+    if start + amount > _LAST_US:  # business time never runs faster than real time
+        raise OverflowError
+    while target > week.total:
+        target -= week.total
+        if week.total:
+            seen = max(seen, week.ends[-1])
+        index += 1
+        if index * _WEEK > _LAST_US:
+            raise OverflowError
+        if index * _WEEK - seen > _MAX_CLOSED_US:
+            raise _closed_too_long(cal, seen)
+        week = _week(cal, index)
+    i = bisect.bisect_left(week.cum, target)  # cum[i-1] < target <= cum[i]
+    return week.starts[i - 1] + target - week.cum[i - 1]
+
+
+def _between_us(cal: Calendar, start: int, end: int) -> int:
+    if end <= start:
+        return 0
+    first, last = start // _WEEK, (end - 1) // _WEEK
+    week = _week(cal, first)
+    if first == last:
+        return week.before(end) - week.before(start)
+    total = week.total - week.before(start)
+    for index in range(first + 1, last):
+        total += _week(cal, index).total
+    return total + _week(cal, last).before(end)
+
+
+def _next_us(cal: Calendar, instant: int) -> int:
+    index = instant // _WEEK
+    at = instant
+    while True:
+        week = _week(cal, index)
+        i = bisect.bisect_right(week.ends, at)  # the first interval ending after `at`
+        if i < len(week.ends):
+            return max(at, week.starts[i])
+        index += 1
+        at = index * _WEEK
+        if at > _LAST_US:
+            raise OverflowError
+        if at - instant > _MAX_CLOSED_US:
+            raise _closed_too_long(cal, instant)
+
+
+def add_business_seconds(cal: Calendar, start: datetime, seconds: float) -> datetime:
+    """The earliest instant t >= start with ``seconds`` business seconds in [start, t), in UTC."""
+    if not seconds >= 0 or seconds == float("inf"):
+        raise ValueError(f"seconds must be a finite number >= 0, got {seconds!r}")
+    begin = _to_us(start, "start")
+    amount = round(seconds * _US)
+    if amount == 0:
+        return start.astimezone(UTC)
+    try:
+        return _from_us(_add_us(cal, begin, amount))
+    except OverflowError:
+        raise _out_of_range("adding business time") from None
+
+
+def business_seconds_between(
+    cal: Calendar,
+    start: datetime,
+    end: datetime,
+    pauses: Sequence[tuple[datetime, datetime | None]] = (),
+) -> float:
+    """Business seconds in [start, end) minus those inside any pause (``(t, None)`` = to end)."""
+    lo, hi = _to_us(start, "start"), _to_us(end, "end")
+    clipped: list[tuple[int, int]] = []
+    for n, (p_start, p_end) in enumerate(pauses):
+        ps = _to_us(p_start, f"pauses[{n}] start")
+        if p_end is None:
+            pe = hi
+        else:
+            pe = _to_us(p_end, f"pauses[{n}] end")
+            if pe < ps:
+                raise ValueError(
+                    f"pauses[{n}] ends ({p_end.isoformat()}) before it starts "
+                    f"({p_start.isoformat()})"
+                )
+        ps, pe = max(ps, lo), min(pe, hi)
+        if ps < pe:
+            clipped.append((ps, pe))
+    if hi <= lo:
+        return 0.0
+    try:
+        total = _between_us(cal, lo, hi)
+        for ps, pe in _merge(clipped):
+            total -= _between_us(cal, ps, pe)
+    except OverflowError:
+        raise _out_of_range("measuring business time") from None
+    return total / _US
+
+
+def is_business_time(cal: Calendar, instant: datetime) -> bool:
+    """Whether ``instant`` belongs to the calendar's business time."""
+    at = _to_us(instant, "instant")
+    try:
+        week = _week(cal, at // _WEEK)
+    except OverflowError:
+        raise _out_of_range("looking up business time") from None
+    i = bisect.bisect_right(week.starts, at) - 1
+    return i >= 0 and at < week.ends[i]
+
+
+def next_business_instant(cal: Calendar, instant: datetime) -> datetime:
+    """``instant`` (in UTC) when it is business time, else the next opening."""
+    at = _to_us(instant, "instant")
+    try:
+        return _from_us(_next_us(cal, at))
+    except OverflowError:
+        raise _out_of_range("looking for the next opening") from None
+
+
+# ----------------------------------------------------------------------------- configuration
+
+
+def _expect(value: Any, kind: type | tuple[type, ...], where: str, expected: str) -> None:
+    if not isinstance(value, kind):
+        raise CalendarError(f"{where}: expected {expected}, got {value!r}")
+
+
+def _parse_day(text: Any, where: str) -> date:
+    _expect(text, str, where, 'a date "YYYY-MM-DD"')
+    if len(text) != 10 or text[4] != "-" or text[7] != "-":
+        raise CalendarError(f'{where}: {text!r} is not a date "YYYY-MM-DD"')
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise CalendarError(f'{where}: {text!r} is not a date "YYYY-MM-DD" ({exc})') from None
+
+
+def _parse_ranges(value: Any, where: str) -> tuple[Interval, ...]:
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise CalendarError(f'{where}: expected a list of "HH:MM-HH:MM" strings, got {value!r}')
+    found: list[Interval] = []
+    for n, text in enumerate(value):
+        try:
+            found.append(Interval.parse(text))
+        except CalendarError as exc:
+            raise CalendarError(f"{where}[{n}]: {exc}") from None
+    return tuple(found)
+
+
+def calendar_from_config(data: Mapping[str, Any]) -> Calendar:
+    """Build a calendar from the admin API's JSON shape (see :func:`calendar_to_config`).
+
+    ``timezone`` and ``hours`` are required; a weekday missing from ``hours`` has no working
+    hours; ``holidays`` (``{"country": ..., "subdivision": ...}`` or null), ``closed_days`` and
+    ``open_days`` are optional. Unknown keys are refused.
+    """
+    _expect(data, Mapping, "calendar", "an object")
+    unknown = [key for key in data if key not in _CONFIG_KEYS]
+    if unknown:
+        raise CalendarError(f"unknown key {unknown[0]!r} (allowed: {', '.join(_CONFIG_KEYS)})")
+    if "timezone" not in data:
+        raise CalendarError("timezone: missing (an IANA name such as 'Europe/Berlin')")
+    tz = data["timezone"]
+    _expect(tz, str, "timezone", "an IANA time zone name")
+    try:
+        _zone(tz)
+    except CalendarError as exc:
+        raise CalendarError(f"timezone: {exc}") from None
+
+    if "hours" not in data:
+        raise CalendarError('hours: missing (e.g. {"mon": ["08:00-17:00"], ...})')
+    hours = data["hours"]
+    _expect(hours, Mapping, "hours", "an object keyed by mon, tue, wed, thu, fri, sat, sun")
+    for key in hours:
+        if key not in WEEKDAYS:
+            raise CalendarError(f"hours: unknown weekday key {key!r} (use {', '.join(WEEKDAYS)})")
+    weekly = tuple(_parse_ranges(hours.get(name, []), f"hours.{name}") for name in WEEKDAYS)
+
+    country: str | None = None
+    subdivision: str | None = None
+    rules = data.get("holidays")
+    if rules is not None:
+        _expect(rules, Mapping, "holidays", 'null or {"country": ..., "subdivision": ...}')
+        extra = [key for key in rules if key not in ("country", "subdivision")]
+        if extra:
+            raise CalendarError(
+                f"holidays: unknown key {extra[0]!r} (allowed: country, subdivision)"
+            )
+        if "country" not in rules:
+            raise CalendarError("holidays.country: missing (e.g. 'DE')")
+        country = rules["country"]
+        _expect(country, str, "holidays.country", "a country code such as 'DE'")
+        subdivision = rules.get("subdivision")
+        if subdivision is not None:
+            _expect(subdivision, str, "holidays.subdivision", "a subdivision code or null")
+        try:
+            _check_holidays(country, subdivision)
+        except CalendarError as exc:
+            raise CalendarError(f"holidays: {exc}") from None
+
+    closed_raw = data.get("closed_days", [])
+    if isinstance(closed_raw, str) or not isinstance(closed_raw, Sequence):
+        raise CalendarError(f'closed_days: expected a list of "YYYY-MM-DD", got {closed_raw!r}')
+    closed = frozenset(_parse_day(text, f"closed_days[{n}]") for n, text in enumerate(closed_raw))
+
+    open_raw = data.get("open_days", {})
+    _expect(open_raw, Mapping, "open_days", 'an object {"YYYY-MM-DD": ["HH:MM-HH:MM", ...]}')
+    opened = tuple(
+        (_parse_day(key, "open_days"), _parse_ranges(value, f"open_days.{key}"))
+        for key, value in open_raw.items()
+    )
+
+    return Calendar(
+        tz,
+        weekly,
+        holiday_country=country,
+        holiday_subdivision=subdivision,
+        closed_days=closed,
+        open_days=opened,
+    )
+
+
+def calendar_to_config(cal: Calendar) -> dict[str, Any]:
+    """The JSON shape :func:`calendar_from_config` reads; round-trips to an equal calendar."""
+    return {
+        "timezone": cal.tz,
+        "hours": {
+            name: [str(iv) for iv in day] for name, day in zip(WEEKDAYS, cal.weekly, strict=True)
+        },
+        "holidays": None
+        if cal.holiday_country is None
+        else {"country": cal.holiday_country, "subdivision": cal.holiday_subdivision},
+        "closed_days": sorted(day.isoformat() for day in cal.closed_days),
+        "open_days": {day.isoformat(): [str(iv) for iv in ivs] for day, ivs in cal.open_days},
+    }

@@ -1,0 +1,597 @@
+"""SLA writes: keep an incident's clocks in step with it, and the admin's calendars/policies.
+
+``sync_clocks`` is called by every incident write (logging, actions, amendments) in the same
+transaction, after the change: it compares the incident with its clocks and applies the
+rules of ``sla.policy`` (start, pause, resume, re-target, stop), logging each clock change in
+the incident's history and keeping ``respond_by`` / ``resolve_by`` current. Being a
+reconciliation rather than a list of hooks, it cannot miss a path: whatever changed the
+incident, the clocks end up where the rules say.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dutydesk.access.policy import Actor, require_admin
+from dutydesk.incidents import history
+from dutydesk.incidents.lifecycle import OPEN, Status
+from dutydesk.kernel import clock
+from dutydesk.kernel.errors import Conflict, InvalidInput, NotFound
+from dutydesk.kernel.persistence import flush_unique
+from dutydesk.models import (
+    Customer,
+    Incident,
+    OlaPolicy,
+    Service,
+    SlaCalendar,
+    SlaClock,
+    SlaPolicy,
+    SupportGroup,
+)
+from dutydesk.sla import policy as rules
+from dutydesk.sla.calendar import Calendar, CalendarError, calendar_from_config
+
+CALENDARS = "dutydesk.sla.calendars"  # session.info caches, per transaction
+POLICIES = "dutydesk.sla.policies"
+OLAS = "dutydesk.sla.olas"
+STOPPED = frozenset({Status.resolved, Status.closed})
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+@lru_cache(maxsize=256)
+def parse_calendar(config: str) -> Calendar:
+    """Calendars are parsed once per process per distinct configuration text."""
+    return calendar_from_config(json.loads(config))
+
+
+def calendar_of(session: Session, calendar_id: int) -> Calendar:
+    cache: dict[int, Calendar] = session.info.setdefault(CALENDARS, {})
+    if calendar_id not in cache:
+        row = session.get(SlaCalendar, calendar_id)
+        if row is None:
+            raise NotFound(f"calendar {calendar_id} not found")
+        cache[calendar_id] = parse_calendar(row.config)
+    return cache[calendar_id]
+
+
+def active_policies(session: Session) -> list[SlaPolicy]:
+    cached: list[SlaPolicy] | None = session.info.get(POLICIES)
+    if cached is None:
+        cached = list(session.scalars(select(SlaPolicy).where(SlaPolicy.active.is_(True))))
+        session.info[POLICIES] = cached
+    return cached
+
+
+def active_olas(session: Session) -> list[OlaPolicy]:
+    cached: list[OlaPolicy] | None = session.info.get(OLAS)
+    if cached is None:
+        cached = list(session.scalars(select(OlaPolicy).where(OlaPolicy.active.is_(True))))
+        session.info[OLAS] = cached
+    return cached
+
+
+def forget_cached(session: Session) -> None:
+    for key in (CALENDARS, POLICIES, OLAS):
+        session.info.pop(key, None)
+
+
+def policy_for(session: Session, incident: Incident) -> SlaPolicy:
+    found = rules.best_policy(
+        active_policies(session), incident.customer_id, incident.service_id, incident.priority
+    )
+    if found is None:  # the migration seeds "Default"; an admin cannot deactivate the last
+        raise Conflict("no SLA policy matches and no default policy exists")
+    return found
+
+
+def ola_for(session: Session, group_id: int, priority: int) -> OlaPolicy | None:
+    candidates = [
+        o for o in active_olas(session) if o.group_id == group_id and o.priority in (None, priority)
+    ]
+    return min(candidates, key=lambda o: (o.priority is None, o.id), default=None)
+
+
+def clocks_of(session: Session, incident: Incident) -> list[SlaClock]:
+    if incident.id is None:
+        return []
+    return list(
+        session.scalars(
+            select(SlaClock).where(SlaClock.incident_id == incident.id).order_by(SlaClock.id)
+        )
+    )
+
+
+def as_clock(row: SlaClock) -> rules.Clock:
+    return rules.Clock(
+        target_seconds=row.target_seconds,
+        warn_percents=tuple(json.loads(row.warn_percents)),
+        elapsed_before=row.elapsed_before,
+        segment_start=row.segment_start,
+        warned_percent=row.warned_percent,
+        breached=row.breached_at is not None,
+        stopped=row.stopped_at is not None,
+        cancelled=row.stop_reason == "cancelled",
+    )
+
+
+def store(row: SlaClock, cal: Calendar, new: rules.Clock, now: datetime) -> None:
+    """Write a clock's new values back to its row (and its schedule)."""
+    row.target_seconds = new.target_seconds
+    row.warn_percents = json.dumps(list(new.warn_percents))
+    row.elapsed_before = new.elapsed_before
+    row.segment_start = new.segment_start
+    row.warned_percent = new.warned_percent
+    due = rules.due_at(cal, new)
+    if due is not None or new.stopped:
+        row.due_at = due
+    row.next_check_at = rules.next_check_at(cal, new)
+    if new.breached and row.breached_at is None:
+        row.breached_at = now
+    if new.stopped and row.stopped_at is None:
+        row.stopped_at = now
+    elif not new.stopped:
+        row.stopped_at = None
+        row.stop_reason = None
+
+
+# ----------------------------------------------------------------------------- syncing
+
+
+@dataclass
+class _Sync:
+    session: Session
+    actor: Actor
+    incident: Incident
+    now: datetime
+    started: dict[str, Any] = field(default_factory=dict)
+
+    def log_starts(self) -> None:
+        """Clocks started together are one history event (an incident's first has two)."""
+        if not self.started:
+            return
+        history.record(
+            self.session,
+            self.incident,
+            self.actor,
+            "sla_started",
+            field="sla",
+            new=self.started,
+            reason="; ".join(str(v.pop("why")) for v in self.started.values()),
+            rule_id="CLK-S",
+        )
+        self.started = {}
+
+    def log(self, row: SlaClock, kind: str, rule_id: str, old: Any, new: Any, reason: str) -> None:
+        name = row.kind if row.kind != "ola" else f"ola:{row.group_id}"
+        history.record(
+            self.session,
+            self.incident,
+            self.actor,
+            kind,
+            field=f"sla.{name}",
+            old=old,
+            new=new,
+            reason=reason,
+            rule_id=rule_id,
+        )
+
+    def start(
+        self,
+        kind: rules.Kind,
+        target: int,
+        warns: list[int],
+        calendar_id: int,
+        policy_name: str,
+        at: datetime,
+        group_id: int | None = None,
+    ) -> SlaClock:
+        cal = calendar_of(self.session, calendar_id)
+        row = SlaClock(
+            incident=self.incident,
+            kind=kind.value,
+            group_id=group_id,
+            policy_name=policy_name,
+            calendar_id=calendar_id,
+            target_seconds=target,
+            warn_percents="[]",
+            started_at=at,
+            elapsed_before=0.0,
+            warned_percent=0,
+        )
+        store(row, cal, rules.start(target, warns, at), self.now)
+        self.session.add(row)
+        name = kind.value if group_id is None else f"ola:{group_id}"
+        self.started[name] = {
+            "target_seconds": target,
+            "due_at": _iso(row.due_at),
+            "policy": policy_name,
+            "why": f"{policy_name}: {name} target {_human(target)}",
+        }
+        return row
+
+    def change(self, row: SlaClock, new: rules.Clock, kind: str, rule_id: str, why: str) -> None:
+        cal = calendar_of(self.session, row.calendar_id)
+        before = as_clock(row)
+        if new == before:
+            return
+        was_breached = row.breached_at is not None
+        old_view = {"state": rules.view(cal, before, self.now).state.value}
+        store(row, cal, new, self.now)
+        if kind == "sla_stopped" and new.cancelled:
+            row.stop_reason = "cancelled"
+        elif kind == "sla_stopped":
+            row.stop_reason = why
+        view = rules.view(cal, new, self.now)
+        self.log(
+            row,
+            kind,
+            rule_id,
+            old_view,
+            {
+                "state": view.state.value,
+                "elapsed_seconds": view.elapsed_seconds,
+                "target_seconds": new.target_seconds,
+                "due_at": _iso(row.due_at),
+            },
+            why,
+        )
+        if row.breached_at is not None and not was_breached:
+            self.log(
+                row,
+                "sla_breached",
+                "CLK-B",
+                None,
+                {"elapsed_seconds": view.elapsed_seconds, "target_seconds": new.target_seconds},
+                f"{row.kind} target passed before the clock stopped",
+            )
+
+
+def sync_clocks(
+    session: Session, actor: Actor, incident: Incident, *, now: datetime | None = None
+) -> list[SlaClock]:
+    """Bring the incident's clocks in line with its state, priority, policy and group.
+
+    Runs without autoflush: the incident is flushed once, with everything this write
+    changed, so its version goes up by one per write.
+    """
+    with session.no_autoflush:
+        return _sync_clocks(session, actor, incident, now or clock.now())
+
+
+def _sync_clocks(
+    session: Session, actor: Actor, incident: Incident, now: datetime
+) -> list[SlaClock]:
+    sync = _Sync(session, actor, incident, now)
+    state = Status(incident.state)
+    policy = policy_for(session, incident)
+    pauses = frozenset(json.loads(policy.pause_states))
+    warns = list(json.loads(policy.warn_percents))
+    rows = clocks_of(session, incident)
+    by_kind = {r.kind: r for r in rows if r.kind != "ola"}
+
+    response = by_kind.get("response")
+    if response is None and policy.response_seconds:
+        response = sync.start(
+            rules.Kind.response,
+            policy.response_seconds,
+            warns,
+            policy.calendar_id,
+            policy.name,
+            incident.opened_at,
+        )
+        rows.append(response)
+    if response is not None:
+        _retarget(sync, response, policy.response_seconds, warns, policy.name)
+        cal = calendar_of(session, response.calendar_id)
+        current = as_clock(response)
+        if not current.stopped and (incident.acknowledged_at is not None or state not in OPEN):
+            at = incident.acknowledged_at or now
+            cancelled = state == Status.cancelled and incident.acknowledged_at is None
+            sync.change(
+                response,
+                rules.stop(cal, current, max(at, response.started_at), cancelled=cancelled),
+                "sla_stopped",
+                "CLK-M" if not cancelled else "CLK-X",
+                "cancelled" if cancelled else "responded",
+            )
+
+    resolution = by_kind.get("resolution")
+    if resolution is None and policy.resolution_seconds:
+        resolution = sync.start(
+            rules.Kind.resolution,
+            policy.resolution_seconds,
+            warns,
+            policy.calendar_id,
+            policy.name,
+            incident.opened_at,
+        )
+        rows.append(resolution)
+    if resolution is not None:
+        _follow_state(sync, resolution, state, pauses)
+        _retarget(sync, resolution, policy.resolution_seconds, warns, policy.name)
+
+    _sync_olas(sync, rows, state, pauses)
+    sync.log_starts()
+    incident.respond_by = _running_due(response)
+    incident.resolve_by = _running_due(resolution)
+    return rows
+
+
+def _running_due(row: SlaClock | None) -> datetime | None:
+    if row is None or row.stopped_at is not None or row.segment_start is None:
+        return None
+    return row.due_at
+
+
+def _retarget(sync: _Sync, row: SlaClock, target: int | None, warns: list[int], name: str) -> None:
+    if target is None or (target == row.target_seconds and name == row.policy_name):
+        return
+    if row.stopped_at is not None:  # a stopped clock is final (a reopen resumes it first)
+        return
+    old_target = row.target_seconds
+    row.policy_name = name
+    new = rules.retarget(as_clock(row), target, warns)
+    sync.change(
+        row,
+        new,
+        "sla_retargeted",
+        "CLK-T",
+        f"{name}: {row.kind} target {_human(old_target)} → {_human(target)}, "
+        "business time already used is kept",
+    )
+
+
+def _follow_state(sync: _Sync, row: SlaClock, state: Status, pauses: frozenset[str]) -> None:
+    """Pause, resume, stop or reopen a resolution/OLA clock according to the state."""
+    cal = calendar_of(sync.session, row.calendar_id)
+    current = as_clock(row)
+    if state == Status.cancelled:
+        if not current.stopped:
+            new = rules.stop(cal, current, sync.now, cancelled=True)
+            sync.change(row, new, "sla_stopped", "CLK-X", "cancelled")
+        return
+    if state in STOPPED:
+        if not current.stopped:
+            sync.change(row, rules.stop(cal, current, sync.now), "sla_stopped", "CLK-M", "resolved")
+        return
+    if current.stopped:  # reopened: continue where it stopped (CLK-O)
+        if current.cancelled:
+            return
+        current = rules.resume(current, sync.now)
+        sync.change(row, current, "sla_resumed", "CLK-O", "reopened: the clock continues")
+    if state.value in pauses and current.running:
+        sync.change(row, rules.pause(cal, current, sync.now), "sla_paused", "CLK-P", state.value)
+    elif state.value not in pauses and not current.running:
+        sync.change(row, rules.resume(current, sync.now), "sla_resumed", "CLK-R", state.value)
+
+
+def _sync_olas(sync: _Sync, rows: list[SlaClock], state: Status, pauses: frozenset[str]) -> None:
+    incident = sync.incident
+    group_id = incident.assignment_group_id
+    olas = [r for r in rows if r.kind == "ola"]
+    for row in olas:
+        if row.stopped_at is None and row.group_id != group_id:
+            cal = calendar_of(sync.session, row.calendar_id)
+            sync.change(
+                row, rules.stop(cal, as_clock(row), sync.now), "sla_stopped", "CLK-M", "reassigned"
+            )
+    if group_id is None:
+        return
+    ola = ola_for(sync.session, group_id, incident.priority)
+    mine = next((r for r in olas if r.group_id == group_id and r.stopped_at is None), None)
+    if mine is None and ola is not None and state in OPEN:
+        mine = sync.start(
+            rules.Kind.ola,
+            ola.resolution_seconds,
+            list(json.loads(ola.warn_percents)),
+            ola.calendar_id,
+            f"OLA {group_id}" + (f" P{ola.priority}" if ola.priority else ""),
+            sync.now,
+            group_id=group_id,
+        )
+        rows.append(mine)
+    if mine is not None:
+        _follow_state(sync, mine, state, pauses)
+        if ola is not None:
+            _retarget(
+                sync,
+                mine,
+                ola.resolution_seconds,
+                list(json.loads(ola.warn_percents)),
+                mine.policy_name,
+            )
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
+
+
+def _human(seconds: int) -> str:
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
+
+
+# ----------------------------------------------------------------------------- admin
+
+
+def _config_text(config: dict[str, Any]) -> str:
+    try:
+        calendar_from_config(config)
+    except CalendarError as exc:
+        raise InvalidInput(
+            "the calendar is not valid", errors=[{"field": "config", "msg": str(exc)}]
+        ) from exc
+    return json.dumps(config, sort_keys=True)
+
+
+def create_calendar(
+    session: Session, actor: Actor, *, name: str, config: dict[str, Any]
+) -> SlaCalendar:
+    require_admin(actor)
+    now = clock.now()
+    row = SlaCalendar(name=name, config=_config_text(config), created_at=now, updated_at=now)
+    session.add(row)
+    flush_unique(session, f"a calendar named {row.name!r}")
+    forget_cached(session)
+    return row
+
+
+def update_calendar(
+    session: Session,
+    actor: Actor,
+    row: SlaCalendar,
+    *,
+    name: str | None = None,
+    config: dict[str, Any] | None = None,
+) -> SlaCalendar:
+    """A changed calendar applies to clocks from their next change or check on."""
+    require_admin(actor)
+    if name is not None:
+        row.name = name
+    if config is not None:
+        row.config = _config_text(config)
+    row.updated_at = clock.now()
+    flush_unique(session, f"a calendar named {row.name!r}")
+    forget_cached(session)
+    return row
+
+
+POLICY_FIELDS = (
+    "name",
+    "customer_id",
+    "service_id",
+    "priority",
+    "calendar_id",
+    "response_seconds",
+    "resolution_seconds",
+    "warn_percents",
+    "pause_states",
+    "active",
+)
+PAUSABLE = frozenset({"pending_user", "pending_vendor", "pending_change"})
+
+
+def _missing_references(session: Session, values: dict[str, Any]) -> list[dict[str, str]]:
+    models: dict[str, type[Any]] = {
+        "calendar_id": SlaCalendar,
+        "customer_id": Customer,
+        "service_id": Service,
+        "group_id": SupportGroup,
+    }
+    return [
+        {"field": name, "msg": "not found"}
+        for name, model in models.items()
+        if values.get(name) is not None and session.get(model, values[name]) is None
+    ]
+
+
+def _checked(session: Session, values: dict[str, Any], what: str) -> dict[str, Any]:
+    """Validate policy or OLA values (references, targets, thresholds, pause states) and
+    encode the lists as stored; raise one 422 listing every problem."""
+    values = dict(values)
+    errors = _missing_references(session, values)
+    for name in ("response_seconds", "resolution_seconds"):
+        if values.get(name) is not None and values[name] <= 0:
+            errors.append({"field": name, "msg": "must be a positive number of seconds"})
+    if "warn_percents" in values:
+        warns = values["warn_percents"]
+        if any(not 0 < p < 100 for p in warns):
+            errors.append({"field": "warn_percents", "msg": "each must be between 1 and 99"})
+        values["warn_percents"] = json.dumps(sorted(set(warns)))
+    if "pause_states" in values:
+        wrong = [s for s in values["pause_states"] if s not in PAUSABLE]
+        if wrong:
+            errors.append(
+                {
+                    "field": "pause_states",
+                    "msg": f"{wrong} are not pending states ({sorted(PAUSABLE)})",
+                }
+            )
+        values["pause_states"] = json.dumps(sorted(set(values["pause_states"])))
+    if errors:
+        raise InvalidInput(f"{what} is not valid", errors=errors)
+    return values
+
+
+def create_policy(session: Session, actor: Actor, values: dict[str, Any]) -> SlaPolicy:
+    require_admin(actor)
+    if not values.get("response_seconds") and not values.get("resolution_seconds"):
+        raise InvalidInput(
+            "an SLA policy needs a response or a resolution target",
+            errors=[{"field": "resolution_seconds", "msg": "required"}],
+        )
+    values = _checked(session, values, "the SLA policy")
+    values.setdefault("warn_percents", "[50, 75]")
+    values.setdefault("pause_states", '["pending_user", "pending_vendor"]')
+    now = clock.now()
+    row = SlaPolicy(**values, created_at=now, updated_at=now)
+    session.add(row)
+    flush_unique(session, f"a policy named {row.name!r}")
+    forget_cached(session)
+    return row
+
+
+def update_policy(
+    session: Session, actor: Actor, row: SlaPolicy, values: dict[str, Any]
+) -> SlaPolicy:
+    """Changes apply to each incident's clocks at its next change (re-target, CLK-T)."""
+    require_admin(actor)
+    values = _checked(session, values, "the SLA policy")
+    for name, value in values.items():
+        setattr(row, name, value)
+    if not row.active or any(k in values for k in ("customer_id", "service_id", "priority")):
+        _keep_a_default(session, row)
+    row.updated_at = clock.now()
+    flush_unique(session, f"a policy named {row.name!r}")
+    forget_cached(session)
+    return row
+
+
+def _keep_a_default(session: Session, changed: SlaPolicy) -> None:
+    session.flush()
+    defaults = session.scalars(
+        select(SlaPolicy.id).where(
+            SlaPolicy.active.is_(True),
+            SlaPolicy.customer_id.is_(None),
+            SlaPolicy.service_id.is_(None),
+            SlaPolicy.priority.is_(None),
+        )
+    ).all()
+    if not defaults:
+        raise Conflict(
+            f"{changed.name!r} is the last catch-all policy (no customer, service or priority); "
+            "one must always exist"
+        )
+
+
+def create_ola(session: Session, actor: Actor, values: dict[str, Any]) -> OlaPolicy:
+    require_admin(actor)
+    values = _checked(session, {"warn_percents": [50, 75], **values}, "the OLA")
+    now = clock.now()
+    row = OlaPolicy(**values, created_at=now, updated_at=now)
+    session.add(row)
+    session.flush()
+    forget_cached(session)
+    return row
+
+
+def update_ola(session: Session, actor: Actor, row: OlaPolicy, values: dict[str, Any]) -> OlaPolicy:
+    require_admin(actor)
+    for name, value in _checked(session, values, "the OLA").items():
+        setattr(row, name, value)
+    row.updated_at = clock.now()
+    session.flush()
+    forget_cached(session)
+    return row
