@@ -51,6 +51,7 @@ bench: install
 	@command -v wrk >/dev/null 2>&1 || apt-get install -y -q wrk >/dev/null 2>&1 || true
 	$(BIN)/python bench/api_create.py
 	$(BIN)/python bench/queue_query.py
+	$(BIN)/python bench/sla_math.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

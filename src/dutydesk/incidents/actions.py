@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from dutydesk.access.policy import Actor, Role, require_write_scope
 from dutydesk.config import Settings
-from dutydesk.incidents import changes, collaboration, history, service
+from dutydesk.incidents import changes, collaboration, history, notices, service
 from dutydesk.incidents.lifecycle import (
     PENDING,
     Action,
@@ -267,12 +267,26 @@ def perform_action(
         ) from exc
     if req.comment:  # first: the action may leave the incident closed to additions
         visibility = "public" if not actor.is_staff else "work_note"
-        collaboration.add_comment(session, actor, incident, req.comment, visibility)
+        collaboration.add_comment(
+            session, actor, incident, req.comment, visibility, settings=settings
+        )
+    old_state = incident.state
+    old_owner = (incident.assignment_group_id, incident.assignee_id)
     if act == Action.reopen:
         result = reopen(session, actor, incident, req, settings=settings)
     else:
         result = VERBS[act](session, actor, incident, req)
     sla.sync_clocks(session, actor, incident)
+    notices.after_action(
+        session,
+        settings,
+        actor,
+        incident,
+        act,
+        old_state=old_state,
+        old_owner=old_owner,
+        reason=req.reason,
+    )
     if result is not incident:  # a follow-up (ROP-2/3) starts clocks of its own
         sla.sync_clocks(session, actor, result)
     return result

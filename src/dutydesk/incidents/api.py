@@ -244,7 +244,9 @@ async def list_comments(number: str, api: Api) -> list[dict[str, Any]]:
 async def add_comment(number: str, body: CommentCreate, api: Api) -> dict[str, Any]:
     def work(session: Session, actor: Actor) -> dict[str, Any]:
         incident = queries.get_incident_for(session, actor, number, for_update=True)
-        comment = collaboration.add_comment(session, actor, incident, body.body, body.visibility)
+        comment = collaboration.add_comment(
+            session, actor, incident, body.body, body.visibility, settings=api.settings
+        )
         return CommentRead.model_validate(comment).model_dump(mode="json")
 
     return await api.write(work)

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dutydesk.access.policy import Actor, require_write_scope
-from dutydesk.incidents import history
+from dutydesk.config import Settings
+from dutydesk.incidents import history, notices
 from dutydesk.incidents.lifecycle import TERMINAL, Status
 from dutydesk.kernel import clock
 from dutydesk.kernel.errors import Conflict, Forbidden, InvalidInput, PayloadTooLarge
@@ -38,7 +39,13 @@ def _writable(session: Session, incident: Incident) -> None:
 
 
 def add_comment(
-    session: Session, actor: Actor, incident: Incident, body: str, visibility: str
+    session: Session,
+    actor: Actor,
+    incident: Incident,
+    body: str,
+    visibility: str,
+    *,
+    settings: Settings | None = None,
 ) -> Comment:
     """A work note (internal) or a public reply; requesters can only reply publicly."""
     require_write_scope(actor)
@@ -63,6 +70,8 @@ def add_comment(
     kind = "work_note" if visibility == "work_note" else "public_reply"
     history.record(session, incident, actor, kind, new={"comment_id": comment.id, "body": body})
     incident.updated_at = clock.now()
+    if settings is not None and visibility == "public":
+        notices.after_public_reply(session, settings, actor, incident, body)
     return comment
 
 

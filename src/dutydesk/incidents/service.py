@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from dutydesk.access.policy import Actor, Role, can_see_customer, require_staff, require_write_scope
 from dutydesk.catalog import queries as catalog
 from dutydesk.config import Settings
-from dutydesk.incidents import changes, history, rules
+from dutydesk.incidents import changes, history, notices, rules
 from dutydesk.incidents.lifecycle import (
     TERMINAL,
     Action,
@@ -259,6 +259,7 @@ def open_incident(
     if incident.channel in LIVE_CHANNELS:  # the caller is talking to the agent logging it
         changes.acknowledge(incident, actor)
     sla.sync_clocks(session, actor, incident)
+    notices.after_logging(session, settings, actor, incident)
     return incident
 
 
