@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,6 +14,8 @@ from dutydesk.kernel.errors import NotFound
 from dutydesk.models import Incident, OlaPolicy, SlaCalendar, SlaClock, SlaPolicy
 from dutydesk.sla import policy as rules
 from dutydesk.sla.service import as_clock, calendar_of, clocks_of
+
+T = TypeVar("T")
 
 
 def clock_views(
@@ -48,11 +50,15 @@ def list_calendars(session: Session) -> list[SlaCalendar]:
     return list(session.scalars(select(SlaCalendar).order_by(SlaCalendar.name)))
 
 
-def get_calendar(session: Session, calendar_id: int) -> SlaCalendar:
-    row = session.get(SlaCalendar, calendar_id)
+def _get(session: Session, model: type[T], ident: int, what: str) -> T:
+    row = session.get(model, ident)
     if row is None:
-        raise NotFound(f"calendar {calendar_id} not found")
+        raise NotFound(f"{what} {ident} not found")
     return row
+
+
+def get_calendar(session: Session, calendar_id: int) -> SlaCalendar:
+    return _get(session, SlaCalendar, calendar_id, "calendar")
 
 
 def calendar_config(row: SlaCalendar) -> dict[str, Any]:
@@ -65,10 +71,7 @@ def list_policies(session: Session) -> list[SlaPolicy]:
 
 
 def get_policy(session: Session, policy_id: int) -> SlaPolicy:
-    row = session.get(SlaPolicy, policy_id)
-    if row is None:
-        raise NotFound(f"SLA policy {policy_id} not found")
-    return row
+    return _get(session, SlaPolicy, policy_id, "SLA policy")
 
 
 def list_olas(session: Session) -> list[OlaPolicy]:
@@ -76,7 +79,4 @@ def list_olas(session: Session) -> list[OlaPolicy]:
 
 
 def get_ola(session: Session, ola_id: int) -> OlaPolicy:
-    row = session.get(OlaPolicy, ola_id)
-    if row is None:
-        raise NotFound(f"OLA {ola_id} not found")
-    return row
+    return _get(session, OlaPolicy, ola_id, "OLA")

@@ -158,6 +158,7 @@ class _Sync:
         """Clocks started together are one history event (an incident's first has two)."""
         if not self.started:
             return
+        why = "; ".join(str(v.pop("why")) for v in self.started.values())
         history.record(
             self.session,
             self.incident,
@@ -165,7 +166,7 @@ class _Sync:
             "sla_started",
             field="sla",
             new=self.started,
-            reason="; ".join(str(v.pop("why")) for v in self.started.values()),
+            reason=why,
             rule_id="CLK-S",
         )
         self.started = {}
