@@ -1,6 +1,7 @@
 """Every table of DutyDesk; behaviour lives in the domain packages."""
 
 from dutydesk.models.catalog import Category, ConfigurationItem, Service
+from dutydesk.models.closure import ClosureCheck
 from dutydesk.models.incident import (
     Attachment,
     Comment,
@@ -32,6 +33,7 @@ __all__ = [
     "ApiToken",
     "Attachment",
     "Category",
+    "ClosureCheck",
     "Comment",
     "ConfigurationItem",
     "Counter",

@@ -8,6 +8,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     ForeignKey,
+    JSON,
     Index,
     Integer,
     String,
@@ -113,6 +114,8 @@ class Incident(Base):
     csat_rating: Mapped[int | None] = mapped_column(Integer, nullable=True)
     csat_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     csat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Keys of the manual closure-checklist items an agent ticked (JSON list).
+    closure_ticks: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     # Head of the hash chain and the number of events: deleting the last event shows.
     history_count: Mapped[int] = mapped_column(Integer, default=0)
     history_head: Mapped[str] = mapped_column(String(64), default="")

@@ -184,6 +184,7 @@ class IncidentRecord(_Record):
     csat_rating: int | None = None
     csat_comment: str | None = None
     csat_at: Stamp | None = None
+    closure_ticks: list[str] | None = None
     events: list[EventRecord]
     comments: list[CommentRecord]
     attachments: list[AttachmentRecord]
