@@ -52,6 +52,8 @@ bench: install
 	$(BIN)/python bench/api_create.py
 	$(BIN)/python bench/queue_query.py
 	$(BIN)/python bench/sla_math.py
+	$(BIN)/python bench/worker.py
+	$(BIN)/python bench/ingest.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -82,6 +82,11 @@ def test_loads_a_realistic_desk_and_only_once(fresh_db: Database) -> None:
         assert visibilities == {"work_note", "public"}
         closed = [i for i in incidents if i.state == Status.closed]
         assert all(i.resolved_at and i.closed_at and i.opened_at < i.closed_at for i in closed)
+        rated = [i for i in closed if i.csat_rating is not None]
+        assert rated and {i.csat_rating for i in rated} <= {1, 2, 3, 4, 5}
+        assert all(i.csat_at and i.closed_at and i.csat_at >= i.closed_at for i in rated)
+        resolved = [i for i in incidents if i.state == Status.resolved]
+        assert all(i.auto_close_at and i.confirm_nonce for i in resolved)
 
         # Every printed account signs in with its printed password.
         by_name = {u.username: u for u in users}

@@ -16,13 +16,22 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from dutydesk.access.policy import system_actor
 from dutydesk.app import create_app
 from dutydesk.config import Settings
 from dutydesk.db import Database
+from dutydesk.escalation import admin as escalation_admin
 from dutydesk.incidents.schemas import IncidentCreate
 from dutydesk.incidents.service import open_incident
 from dutydesk.kernel import clock
-from dutydesk.models import IncidentEvent, SlaClock, WorkerHeartbeat
+from dutydesk.models import (
+    Incident,
+    IncidentEscalation,
+    IncidentEvent,
+    Notification,
+    SlaClock,
+    WorkerHeartbeat,
+)
 from dutydesk.people.queries import build_actor
 from dutydesk.worker import JobRun, Worker, health
 from tests.factories import make_cast
@@ -98,10 +107,22 @@ def test_sigterm_stops_the_worker_gracefully(fresh_db: Database) -> None:
     assert stopped is not None
 
 
+HIERARCHIC_LEVELS = (
+    {"name": "Response missed", "trigger": "percent", "clock": "response", "percent": 100},
+    {"name": "After an hour", "trigger": "delay", "delay_seconds": 3600},
+)
+
+
 @pytest.fixture
 def two_thousand_overdue(fresh_db: Database) -> Iterator[Database]:
-    """2,000 incidents logged two days ago: both clocks of each are due at once."""
+    """2,000 incidents logged two days ago: both clocks of each are due at once, and two
+    hierarchic levels (telling the incident manager) of each."""
     cast = make_cast(fresh_db)
+    with fresh_db.unit_of_work() as s:
+        for level in HIERARCHIC_LEVELS:
+            escalation_admin.create_level(
+                s, system_actor(), {**level, "notify_incident_managers": True}
+            )
     with clock.frozen(datetime.now(UTC) - timedelta(days=2)), fresh_db.unit_of_work() as s:
         actor = build_actor(s, cast.dave.user)
         for i in range(2000):
@@ -138,7 +159,32 @@ def test_four_workers_fire_each_breach_exactly_once(two_thousand_overdue: Databa
             select(func.count()).select_from(SlaClock).where(SlaClock.next_check_at.is_not(None))
         )
         done = {b.worker_id: b.jobs_done for b in s.scalars(select(WorkerHeartbeat))}
+        escalated: Any = s.execute(
+            select(
+                IncidentEscalation.incident_id, IncidentEscalation.rule_id, func.count()
+            ).group_by(IncidentEscalation.incident_id, IncidentEscalation.rule_id)
+        ).all()
+        logged: Any = s.execute(
+            select(IncidentEvent.incident_id, IncidentEvent.rule_id, func.count())
+            .where(IncidentEvent.kind == "escalated_hierarchic")
+            .group_by(IncidentEvent.incident_id, IncidentEvent.rule_id)
+        ).all()
+        mailed: Any = s.execute(
+            select(Notification.incident_id, Notification.recipient_user_id, func.count())
+            .where(Notification.event == "escalated")
+            .group_by(Notification.incident_id, Notification.recipient_user_id)
+        ).all()
+        still_scheduled = s.scalar(
+            select(func.count())
+            .select_from(Incident)
+            .where(Incident.escalation_check_at.is_not(None))
+        )
     assert len(fired) == 4000  # 2,000 incidents × (response, resolution)
     assert {count for _i, _f, count in fired} == {1}  # each exactly once
     assert left == 0
-    assert len(done) == 4 and sum(done.values()) >= 4000
+    assert len(done) == 4 and sum(done.values()) >= 4000 + 2000
+    levels = len(HIERARCHIC_LEVELS)
+    assert len(escalated) == len(logged) == 2000 * levels  # each level of each incident
+    assert {count for _i, _r, count in escalated} == {count for _i, _r, count in logged} == {1}
+    assert len(mailed) == 2000 and {count for _i, _u, count in mailed} == {levels}  # ivy
+    assert still_scheduled == 0

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import text
 
 from dutydesk import __version__
@@ -14,10 +14,17 @@ from dutydesk.access.deps import Runtime
 from dutydesk.catalog.api import router as catalog_router
 from dutydesk.config import Settings, get_settings
 from dutydesk.db import Database, make_engine
+from dutydesk.escalation.api import router as escalation_router
 from dutydesk.incidents.api import router as incidents_router
+from dutydesk.incidents.closure_api import router as closure_router
+from dutydesk.incidents.web import router as incidents_web
+from dutydesk.intake.api import router as intake_router
+from dutydesk.intake.mail.api import router as mail_router
 from dutydesk.kernel.problems import RequestLimits, install_error_handlers
 from dutydesk.notify.api import router as notify_router
 from dutydesk.people.api import router as people_router
+from dutydesk.reports.api import router as reports_router
+from dutydesk.reports.metrics import Metrics, TimingMiddleware
 from dutydesk.sla.api import router as sla_router
 from dutydesk.worker import Worker, health, run_in_thread
 
@@ -61,10 +68,24 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         RequestLimits, max_body=settings.max_body_bytes, max_upload=settings.max_attachment_bytes
     )
     app.include_router(incidents_router)
+    app.include_router(closure_router)
+    app.include_router(incidents_web)
     app.include_router(people_router)
     app.include_router(catalog_router)
     app.include_router(notify_router)
     app.include_router(sla_router)
+    app.include_router(escalation_router)
+    app.include_router(intake_router)
+    app.include_router(mail_router)
+    app.include_router(reports_router)
+    metrics = Metrics(database)
+    app.add_middleware(TimingMiddleware, metrics=metrics)
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics() -> Response:
+        """Prometheus text format; loopback/scrape-network exposure is the operator's call."""
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,6 +29,14 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(
         1024 * 1024, description="Largest accepted JSON request body, in bytes (413 above)."
+    )
+    intake_max_pending: int = Field(
+        2000,
+        description="Monitoring events waiting for the database per process; above it the "
+        "receivers answer 429 with Retry-After (overload protection).",
+    )
+    intake_payload_max_chars: int = Field(
+        16_000, description="Characters of an alert's raw payload kept (the rest is cut)."
     )
     require_if_match: bool = Field(
         True,
@@ -79,7 +87,7 @@ class Settings(BaseSettings):
     secret_key: str = Field(
         "",
         description="Key signing the confirm/reject/survey links (at least 32 characters); "
-        "when empty a random key is kept in var/secret_key (SQLite) or the setting table.",
+        "when empty, the random key made when the database was created (setting table) is used.",
     )
     smtp_host: str = Field(
         "", description="SMTP server for outgoing mail; empty: mail is not sent."
@@ -109,12 +117,64 @@ class Settings(BaseSettings):
     # --- user confirmation and closure
     auto_close_business_days: int = Field(
         3,
+        ge=0,
+        le=90,
         description="Business days (on the incident's SLA calendar) a resolved incident waits "
-        "for the requester's answer before the worker closes it.",
+        "for the requester's answer before the worker closes it; 0 turns auto-close off.",
     )
     link_valid_days: int = Field(
-        14, description="Days the emailed confirm/reject/survey links stay valid."
+        14, ge=1, le=365, description="Days the emailed confirm/reject/survey links stay valid."
     )
+    # --- email in (intake/mail)
+    mail_in_imap_host: str = Field(
+        "", description="IMAP server the worker polls for incoming mail; empty: no polling."
+    )
+    mail_in_imap_port: int = Field(993, description="IMAP port (993 with TLS, 143 otherwise).")
+    mail_in_imap_security: str = Field("tls", description="IMAP transport: tls, starttls or none.")
+    mail_in_imap_username: str = Field("", description="IMAP login.")
+    mail_in_imap_password: str = Field("", description="IMAP password.")
+    mail_in_imap_folder: str = Field("INBOX", description="IMAP folder to read new mail from.")
+    mail_in_imap_done_folder: str = Field(
+        "",
+        description="Folder processed mail is moved to after its commit; empty: it is "
+        "flagged \\Seen and left in place.",
+    )
+    mail_in_imap_batch: int = Field(
+        50, ge=1, le=1000, description="Messages fetched per IMAP round trip."
+    )
+    mail_in_addresses: str = Field(
+        "",
+        description="Comma-separated addresses of DutyDesk's own mailboxes (besides "
+        "mail_from): mail from them is a loop and is ignored.",
+    )
+    mail_in_unknown_sender: str = Field(
+        "hold",
+        description="Mail from an address with no active user: create (a requester of "
+        "mail_in_unknown_customer), hold (quarantine for an admin) or reject (record, ignore).",
+    )
+    mail_in_unknown_customer: str = Field(
+        "", description="Customer name new requesters created from mail belong to."
+    )
+    mail_in_max_bytes: int = Field(
+        25 * 1024 * 1024, description="Largest accepted message; larger ones are quarantined."
+    )
+    mail_in_max_attachments: int = Field(
+        20, description="Attachments kept per message; the rest are listed in a note."
+    )
+    mail_in_auto_replies_per_hour: int = Field(
+        10,
+        description="Automatic mails to one sender per hour caused by their mail; above it "
+        "their mail is still ingested but nothing automatic answers it.",
+    )
+    smtpd_host: str = Field("127.0.0.1", description="Address `dutydesk smtp` listens on.")
+    smtpd_port: int = Field(8025, description="Port `dutydesk smtp` listens on.")
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough(cls, value: str) -> str:
+        if value and len(value) < 32:
+            raise ValueError("must be at least 32 characters (or empty to use the generated key)")
+        return value
 
 
 @lru_cache(maxsize=1)

@@ -2,10 +2,10 @@
 
 Every domain that has timed or deferred work exports a job, ``(db, now) -> JobRun``: it
 finds what is due in an indexed column (an SLA clock's ``next_check_at``, a notification's
-``next_attempt_at``, an incident's ``auto_close_at``), claims each item with a
-compare-and-set that must change exactly one row, does the work and commits. Any number of
-worker processes can run against one database: a claim that another worker won changes no
-row and is skipped, so nothing fires twice.
+``next_attempt_at``, an incident's ``auto_close_at`` or ``escalation_check_at``), claims
+each item with a compare-and-set that must change exactly one row, does the work and
+commits. Any number of worker processes can run against one database: a claim that another
+worker won changes no row and is skipped, so nothing fires twice.
 
 The loop runs every job until none has anything due, writes its heartbeat (shown by
 ``GET /healthz``), and sleeps ``worker_poll_seconds``; SIGTERM/SIGINT end it after the
@@ -52,10 +52,21 @@ Job = Callable[[Database, Settings, datetime], JobRun]
 def default_jobs() -> list[tuple[str, Job]]:
     """Every domain's job, in the order a tick runs them."""
     # cycle: the domains import the kernel and models, and the worker imports the domains
+    from dutydesk.escalation.jobs import fire_due as fire_escalations
+    from dutydesk.incidents.jobs import close_due
+    from dutydesk.intake.jobs import check_due as check_intake
+    from dutydesk.intake.mail.imap import poll_mailbox
     from dutydesk.notify import jobs as notify_jobs
     from dutydesk.sla.jobs import fire_due as fire_sla
 
-    return [("sla", fire_sla), ("notify", notify_jobs.deliver_due)]
+    return [
+        ("sla", fire_sla),
+        ("escalation", fire_escalations),
+        ("auto_close", close_due),
+        ("intake", check_intake),
+        ("mail_in", poll_mailbox),
+        ("notify", notify_jobs.deliver_due),
+    ]
 
 
 @dataclass

@@ -34,12 +34,21 @@ from dutydesk.access.policy import system_actor
 from dutydesk.app import create_app
 from dutydesk.config import Settings
 from dutydesk.db import Base, Database
-from dutydesk.models import Incident
+from dutydesk.intake.mail import service as mail_service
+from dutydesk.models import Incident, MailMessage
 from dutydesk.notify import service as notify
 from tests.factories import Person, make_cast
 
 API = "/api/v1"
-EXCLUDED_PATHS = {f"{API}/auth/login", f"{API}/docs", f"{API}/openapi.json"}
+EXCLUDED_PATHS = {
+    f"{API}/auth/login",
+    f"{API}/docs",
+    f"{API}/openapi.json",
+    # the requester's e-mailed links: the signed token in the body is the credential
+    # (tests/incidents/test_confirmation.py covers forged, expired and reused tokens)
+    f"{API}/links/confirmation",
+    f"{API}/links/survey",
+}
 
 ROLES = ("bob", "ivy", "alice", "eve", "dave", "erin", "carol")
 TARGETS = ("acme", "globex")
@@ -53,7 +62,14 @@ SEES = {
 }
 CALLER = {"acme": "dave", "globex": "carol"}
 # Routes under /admin that non-admins may use on purpose.
-ADMIN_EXCEPTIONS = {("GET", f"{API}/admin/groups")}
+ADMIN_EXCEPTIONS = {("GET", f"{API}/admin/groups"), ("GET", f"{API}/admin/closure-checks")}
+# Staff read the escalation matrix and the hierarchic levels; admins write them.
+ADMIN_EXCEPTIONS |= {
+    ("GET", f"{API}/admin/escalation/paths"),
+    ("GET", f"{API}/admin/escalation/paths/{{path_id}}"),
+    ("GET", f"{API}/admin/escalation/levels"),
+    ("GET", f"{API}/admin/escalation/levels/{{level_id}}"),
+}
 
 Rule = Callable[[str, str], int]
 
@@ -177,6 +193,19 @@ EXPECTED: dict[tuple[str, str], Expect] = {
         on_incident(staff_only(201)), body=lambda w, t: {"number": w.helper[t], "kind": "related"}
     ),
     # incident rules (admin)
+    ("GET", f"{API}/incidents/{{number}}/closure-checklist"): Expect(on_incident(everyone(200))),
+    # the survey comes after closure: the open incident refuses it for everyone who sees it
+    ("POST", f"{API}/incidents/{{number}}/survey"): Expect(
+        on_incident(everyone(409)), body=lambda w, t: {"rating": 5}
+    ),
+    ("GET", f"{API}/admin/closure-checks"): Expect(staff_only(200)),
+    ("POST", f"{API}/admin/closure-checks"): Expect(
+        admin_only(201), body=lambda w, t: {"key": "matrix", "label": "Matrix", "kind": "manual"}
+    ),
+    ("PATCH", f"{API}/admin/closure-checks/{{check_id}}"): Expect(
+        admin_only(200), body=lambda w, t: {"label": "Told the caller"}
+    ),
+    ("DELETE", f"{API}/admin/closure-checks/{{check_id}}"): Expect(admin_only(204)),
     ("GET", f"{API}/admin/priority-matrix"): Expect(admin_only(200)),
     ("PUT", f"{API}/admin/priority-matrix"): Expect(
         admin_only(200), body=lambda w, t: {"cells": [[1, 2, 3], [2, 3, 4], [3, 4, 5]]}
@@ -257,6 +286,10 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("PATCH", f"{API}/admin/sla/policies/{{policy_id}}"): Expect(
         admin_only(200), body=lambda w, t: {"warn_percents": [60]}
     ),
+    # calendar 1 is the seeded 24x7 one every default policy uses: refused, with a reason
+    ("DELETE", f"{API}/admin/sla/calendars/{{calendar_id}}"): Expect(admin_only(409)),
+    ("DELETE", f"{API}/admin/sla/policies/{{policy_id}}"): Expect(admin_only(204)),
+    ("DELETE", f"{API}/admin/sla/olas/{{ola_id}}"): Expect(admin_only(204)),
     ("GET", f"{API}/admin/sla/olas"): Expect(admin_only(200)),
     ("POST", f"{API}/admin/sla/olas"): Expect(
         admin_only(201),
@@ -265,6 +298,65 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("PATCH", f"{API}/admin/sla/olas/{{ola_id}}"): Expect(
         admin_only(200), body=lambda w, t: {"resolution_seconds": 5400}
     ),
+    # escalation
+    ("GET", f"{API}/incidents/{{number}}/escalations"): Expect(on_incident(staff_only(200))),
+    ("POST", f"{API}/incidents/{{number}}/escalations"): Expect(
+        on_incident(staff_only(201)), body=lambda w, t: {"kind": "hierarchic", "reason": "matrix"}
+    ),
+    ("GET", f"{API}/admin/escalation/paths"): Expect(staff_only(200)),
+    ("POST", f"{API}/admin/escalation/paths"): Expect(
+        admin_only(201),
+        body=lambda w, t: {
+            "name": "Matrix path",
+            "service_id": w.params[t]["service_id"],
+            "steps": [{"level": 1, "group_id": w.params[t]["group_id"]}],
+        },
+    ),
+    ("GET", f"{API}/admin/escalation/paths/{{path_id}}"): Expect(staff_only(200)),
+    ("PATCH", f"{API}/admin/escalation/paths/{{path_id}}"): Expect(
+        admin_only(200), body=lambda w, t: {"name": "Renamed path"}
+    ),
+    ("DELETE", f"{API}/admin/escalation/paths/{{path_id}}"): Expect(admin_only(204)),
+    ("GET", f"{API}/admin/escalation/levels"): Expect(staff_only(200)),
+    ("POST", f"{API}/admin/escalation/levels"): Expect(
+        admin_only(201),
+        body=lambda w, t: {"name": "Matrix delay", "trigger": "delay", "delay_seconds": 3600},
+    ),
+    ("GET", f"{API}/admin/escalation/levels/{{level_id}}"): Expect(staff_only(200)),
+    ("PATCH", f"{API}/admin/escalation/levels/{{level_id}}"): Expect(
+        admin_only(200), body=lambda w, t: {"percent": 80}
+    ),
+    ("DELETE", f"{API}/admin/escalation/levels/{{level_id}}"): Expect(admin_only(204)),
+    # monitoring intake: user API tokens are not integration tokens (the receivers outside
+    # /api/v1 are covered by tests/intake/test_api.py)
+    ("POST", f"{API}/events"): Expect(
+        everyone(401), body=lambda w, t: {"dedup_key": "matrix", "summary": "Matrix"}
+    ),
+    ("GET", f"{API}/alerts"): Expect(staff_only(200)),
+    ("GET", f"{API}/admin/integrations"): Expect(admin_only(200)),
+    ("POST", f"{API}/admin/integrations"): Expect(
+        admin_only(201), body=lambda w, t: {"name": "Matrix integration"}
+    ),
+    ("GET", f"{API}/admin/integrations/{{integration_id}}"): Expect(admin_only(200)),
+    ("PATCH", f"{API}/admin/integrations/{{integration_id}}"): Expect(
+        admin_only(200), body=lambda w, t: {"correlation_seconds": 60}
+    ),
+    ("POST", f"{API}/admin/integrations/{{integration_id}}/token"): Expect(admin_only(201)),
+    ("DELETE", f"{API}/admin/integrations/{{integration_id}}/token"): Expect(admin_only(200)),
+    ("GET", f"{API}/admin/maintenance-windows"): Expect(admin_only(200)),
+    ("POST", f"{API}/admin/maintenance-windows"): Expect(
+        admin_only(201),
+        body=lambda w, t: {
+            "name": "Matrix window",
+            "starts_at": "2026-11-23T22:00:00Z",
+            "ends_at": "2026-11-24T02:00:00Z",
+            "service_id": w.params[t]["service_id"],
+        },
+    ),
+    ("PATCH", f"{API}/admin/maintenance-windows/{{window_id}}"): Expect(
+        admin_only(200), body=lambda w, t: {"reason": "matrix"}
+    ),
+    ("DELETE", f"{API}/admin/maintenance-windows/{{window_id}}"): Expect(admin_only(204)),
     # notifications
     ("GET", f"{API}/admin/notify/endpoints"): Expect(admin_only(200)),
     ("POST", f"{API}/admin/notify/endpoints"): Expect(
@@ -284,6 +376,16 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("GET", f"{API}/admin/notify/outbox"): Expect(admin_only(200)),
     ("GET", f"{API}/admin/notify/outbox/{{notification_id}}"): Expect(admin_only(200)),
     ("POST", f"{API}/admin/notify/outbox/{{notification_id}}/retry"): Expect(admin_only(200)),
+    # email in: the quarantine (admins only)
+    ("GET", f"{API}/admin/mail/quarantine"): Expect(admin_only(200)),
+    ("GET", f"{API}/admin/mail/quarantine/{{quarantine_id}}/raw"): Expect(admin_only(200)),
+    ("POST", f"{API}/admin/mail/quarantine/{{quarantine_id}}/retry"): Expect(admin_only(200)),
+    ("POST", f"{API}/admin/mail/quarantine/{{quarantine_id}}/discard"): Expect(admin_only(200)),
+    # reports: staff only (agents see the incidents incident_visibility lets them)
+    ("GET", f"{API}/reports/kpis"): Expect(staff_only(200), query={"group_by": "week"}),
+    ("GET", f"{API}/reports/backlog"): Expect(staff_only(200)),
+    ("GET", f"{API}/reports/volume"): Expect(staff_only(200)),
+    ("GET", f"{API}/reports/reassignments"): Expect(staff_only(200)),
     ("GET", f"{API}/me/notify/preferences"): Expect(everyone(200)),
     ("PUT", f"{API}/me/notify/preferences"): Expect(
         everyone(200), body=lambda w, t: [{"event": "closed", "channel": "email", "enabled": False}]
@@ -359,6 +461,15 @@ def _dead_letter(db: Database, settings: Settings, number: str) -> int:
         return row.id
 
 
+def _quarantined(db: Database, settings: Settings) -> int:
+    """A broken mail held in the quarantine, for the mail admin routes."""
+    with db.unit_of_work() as s:
+        result = mail_service.ingest_mail(s, settings, "matrix", b"\x00\x01 not a mail")
+        entry = s.get(MailMessage, result.record_id)
+        assert entry is not None and entry.quarantine_id is not None
+        return entry.quarantine_id
+
+
 @pytest.fixture(scope="module")
 def world(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     conn = engine.connect()
@@ -426,7 +537,44 @@ def world(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                     headers=bob,
                 )
             )
-            sla = {"calendar_id": 1, "policy_id": 1, "ola_id": ola["id"]}
+            sla = {"calendar_id": 1, "policy_id": 1, "ola_id": ola["id"], "check_id": 2}
+            escalation_path = _ok(
+                client.post(
+                    f"{API}/admin/escalation/paths",
+                    json={
+                        "name": "Matrix default",
+                        "steps": [
+                            {"level": 1, "group_id": cast.desk.id},
+                            {"level": 2, "group_id": cast.apps.id},
+                        ],
+                    },
+                    headers=bob,
+                )
+            )
+            escalation_level = _ok(
+                client.post(
+                    f"{API}/admin/escalation/levels",
+                    json={"name": "Matrix level", "trigger": "percent", "percent": 90},
+                    headers=bob,
+                )
+            )
+            sla.update(path_id=escalation_path["id"], level_id=escalation_level["id"])
+            integration = _ok(
+                client.post(f"{API}/admin/integrations", json={"name": "Matrix probe"}, headers=bob)
+            )
+            window = _ok(
+                client.post(
+                    f"{API}/admin/maintenance-windows",
+                    json={
+                        "name": "Matrix patching",
+                        "starts_at": "2026-11-23T22:00:00Z",
+                        "ends_at": "2026-11-24T02:00:00Z",
+                        "ci_id": cast.mail_server.id,
+                    },
+                    headers=bob,
+                )
+            )
+            sla.update(integration_id=integration["id"], window_id=window["id"])
             hook = _ok(
                 client.post(
                     f"{API}/admin/notify/endpoints",
@@ -439,6 +587,7 @@ def world(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                 "event": "assigned",
                 "channel": "email",
                 "notification_id": _dead_letter(db, settings, number["acme"]),
+                "quarantine_id": _quarantined(db, settings),
             }
             params = {
                 "acme": {

@@ -187,7 +187,7 @@ def test_if_match_required_and_checked(client, cast) -> None:
 
 
 def test_full_lifecycle_through_actions(client, cast) -> None:
-    n = new_incident(client, cast.dave)["number"]
+    n = new_incident(client, cast.dave, category_id=cast.hardware.id)["number"]
     a = cast.alice
     assert (
         act(client, a, n, "assign", group_id=cast.desk.id, assignee_id=cast.alice.id).json()[

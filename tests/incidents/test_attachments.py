@@ -114,9 +114,13 @@ def assert_download_headers(response: Any) -> None:
 def number(client: TestClient, cast: Any) -> str:
     """An incident of dave's (Acme), assigned to the Service Desk (alice)."""
     return str(
-        new_incident(client, cast.alice, caller_id=cast.dave.id, assignment_group_id=cast.desk.id)[
-            "number"
-        ]
+        new_incident(
+            client,
+            cast.alice,
+            caller_id=cast.dave.id,
+            assignment_group_id=cast.desk.id,
+            category_id=cast.hardware.id,
+        )["number"]
     )
 
 

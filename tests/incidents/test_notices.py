@@ -39,6 +39,7 @@ def test_pending_tells_the_caller_and_a_reopen_tells_the_assignee(
         caller_id=cast.dave.id,
         assignment_group_id=cast.desk.id,
         assignee_id=cast.alice.id,
+        category_id=cast.hardware.id,
     )["number"]
     assert told(db, number) == []  # alice assigned it to herself: never tell the actor
     act(client, cast.alice, number, "pend", target="pending_user", reason="which printer?")
@@ -53,7 +54,11 @@ def test_pending_tells_the_caller_and_a_reopen_tells_the_assignee(
         is_workaround=False,
     )
     act(client, cast.dave, number, "reopen", reason="still broken")
-    assert told(db, number) == [("state_changed", cast.dave.id), ("state_changed", cast.alice.id)]
+    assert told(db, number) == [
+        ("state_changed", cast.dave.id),
+        ("resolved", cast.dave.id),  # with the confirm/reject links
+        ("state_changed", cast.alice.id),
+    ]
 
 
 def test_public_replies_go_to_the_other_side_and_work_notes_to_nobody(

@@ -9,7 +9,7 @@ from tests.factories import act, new_incident
 
 
 def resolved_incident(client, cast) -> str:  # type: ignore[no-untyped-def]
-    n = new_incident(client, cast.dave)["number"]
+    n = new_incident(client, cast.dave, category_id=cast.hardware.id)["number"]
     act(client, cast.alice, n, "assign", group_id=cast.desk.id)
     r = act(
         client,
@@ -78,7 +78,7 @@ def test_only_the_caller_confirms(client, cast) -> None:
 
 
 def test_requesters_cannot_work_incidents(client, cast) -> None:
-    n = new_incident(client, cast.dave)["number"]
+    n = new_incident(client, cast.dave, category_id=cast.hardware.id)["number"]
     r = act(
         client,
         cast.dave,
@@ -99,7 +99,7 @@ def test_requesters_cannot_work_incidents(client, cast) -> None:
 
 
 def test_cancel_needs_a_reason_and_freezes_the_record(client, cast) -> None:
-    n = new_incident(client, cast.dave)["number"]
+    n = new_incident(client, cast.dave, category_id=cast.hardware.id)["number"]
     assert act(client, cast.alice, n, "cancel").status_code == 422
     r = act(client, cast.alice, n, "cancel", reason="duplicate of a phone call")
     assert (
@@ -124,7 +124,7 @@ def test_cancel_needs_a_reason_and_freezes_the_record(client, cast) -> None:
 
 
 def test_assignee_must_be_in_the_group(client, cast) -> None:
-    n = new_incident(client, cast.dave)["number"]
+    n = new_incident(client, cast.dave, category_id=cast.hardware.id)["number"]
     r = act(client, cast.alice, n, "assign", group_id=cast.apps.id, assignee_id=cast.alice.id)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "assignee_id"
     r = act(client, cast.alice, n, "assign", group_id=cast.apps.id, assignee_id=cast.dave.id)
@@ -132,7 +132,7 @@ def test_assignee_must_be_in_the_group(client, cast) -> None:
 
 
 def test_reassignment_is_counted(client, cast) -> None:
-    n = new_incident(client, cast.dave)["number"]
+    n = new_incident(client, cast.dave, category_id=cast.hardware.id)["number"]
     assert (
         act(client, cast.alice, n, "assign", group_id=cast.desk.id).json()["reassignment_count"]
         == 0

@@ -120,13 +120,20 @@ def test_templates_are_listed_overridden_previewed_and_reset(
     assert preview.json()["body"] == "Alice Agent → http://127.0.0.1:8000/incidents/INC0000123"
     draft = client.post(
         f"{TEMPLATES}/resolved/slack/preview",
-        json={"body": "{{ extra.confirm_url }} <{{ incident.caller }}>"},
+        json={"body": "{{ extra.comment }} <{{ incident.caller }}>"},
         headers=bob,
     ).json()
     assert draft["subject"] == "INC0000123 resolved by Alice Agent"
-    assert draft["body"].startswith("http://127.0.0.1:8000/confirm/INC0000123")
+    assert draft["body"].startswith("Restarted the mail relay")
+    # the requester's signed links are for their e-mail only, never a shared channel
+    leak = client.post(
+        f"{TEMPLATES}/resolved/slack/preview",
+        json={"body": "{{ extra.confirm_url }}"},
+        headers=bob,
+    )
+    assert leak.status_code == 422, leak.text
     hook = client.post(f"{TEMPLATES}/closed/webhook/preview", json={}, headers=bob).json()
-    assert '"survey_url"' in hook["body"] and '"notification_id"' in hook["body"]
+    assert '"survey_url"' not in hook["body"] and '"notification_id"' in hook["body"]
     reset = client.delete(f"{TEMPLATES}/assigned/email", headers=bob)
     assert reset.status_code == 200 and not reset.json()["overridden"]
     assert reset.json()["subject"].startswith("Assigned to")

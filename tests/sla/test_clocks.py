@@ -169,7 +169,9 @@ def test_a_priority_change_during_a_pause(client: TestClient, cast: Cast, advanc
 def test_a_reopen_continues_the_resolution_clock(
     client: TestClient, cast: Cast, advance: Any
 ) -> None:
-    number = new_incident(client, cast.alice, caller_id=cast.dave.id)["number"]
+    number = new_incident(client, cast.alice, caller_id=cast.dave.id, category_id=cast.hardware.id)[
+        "number"
+    ]
     advance(timedelta(hours=5))
     resolved = act(
         client,
@@ -193,7 +195,9 @@ def test_a_reopen_continues_the_resolution_clock(
 
 
 def test_a_reopen_after_a_long_pause(client: TestClient, cast: Cast, advance: Any) -> None:
-    number = new_incident(client, cast.alice, caller_id=cast.dave.id)["number"]
+    number = new_incident(client, cast.alice, caller_id=cast.dave.id, category_id=cast.hardware.id)[
+        "number"
+    ]
     advance(timedelta(hours=1))
     act(client, cast.alice, number, "pend", target="pending_user", reason="holiday")
     advance(timedelta(days=20))

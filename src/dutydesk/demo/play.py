@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from dutydesk.config import Settings
 from dutydesk.demo.reference import Refs
 from dutydesk.demo.stories import Plan
-from dutydesk.incidents import actions, collaboration
+from dutydesk.incidents import actions, collaboration, confirmation
 from dutydesk.incidents import service as incidents
 from dutydesk.kernel import clock
 from dutydesk.models import Incident
@@ -32,6 +32,8 @@ def play(session: Session, refs: Refs, plan: Plan, settings: Settings) -> Incide
                 )
                 if result is not incident:
                     raise PlanDiverged(f"{incident.number}: {step.action} opened a follow-up")
+            elif step.survey is not None:
+                confirmation.give_feedback(session, actor, incident, *step.survey)
             elif step.patch is not None:
                 incidents.amend_incident(session, actor, incident, step.patch)
             elif step.comment is not None:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from dutydesk.access.policy import Actor, system_actor
 from dutydesk.catalog import service as catalog
 from dutydesk.demo import data
+from dutydesk.escalation import admin as escalation
 from dutydesk.people import queries as people_queries
 from dutydesk.people import service as people
 
@@ -73,6 +74,7 @@ def create_reference_data(session: Session) -> Refs:
             customer = people_queries.get_customer(session, refs.customers[name])
             people.serve_customer(session, admin, users[p.username], customer)
     _create_catalog(session, admin, refs)
+    _create_escalation(session, admin, refs)
     session.flush()
     for username, user in users.items():
         refs.actors[username] = people_queries.build_actor(session, user, channel="web")
@@ -107,3 +109,18 @@ def _create_catalog(session: Session, admin: Actor, refs: Refs) -> None:
         for child_name in children:
             child = catalog.create_category(session, admin, name=child_name, parent_id=parent.id)
             refs.categories[f"{parent_name}/{child_name}"] = child.id
+
+
+def _create_escalation(session: Session, admin: Actor, refs: Refs) -> None:
+    """The escalation matrix (the desk escalates by itself when its OLA breaches, if it has
+    one) and two hierarchic levels: P1 at half time, and any missed resolution target."""
+    steps = [
+        {"level": n, "group_id": refs.groups[key], "auto": key == "desk"}
+        for n, key in enumerate(("desk", "apps", "infra", "vendor"), start=1)
+    ]
+    escalation.create_path(session, admin, {"name": "Standard escalation", "steps": steps})
+    for level in (
+        {"name": "P1 at half time", "priority": 1, "percent": 50, "notify_incident_managers": True},
+        {"name": "Resolution target missed", "percent": 100},
+    ):
+        escalation.create_level(session, admin, {"trigger": "percent", **level})

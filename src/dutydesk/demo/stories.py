@@ -21,7 +21,8 @@ LAST_STEP_AGO: dict[Status, tuple[timedelta, timedelta]] = {
     Status.pending_user: (timedelta(hours=1), timedelta(days=14)),
     Status.pending_vendor: (timedelta(hours=1), timedelta(days=14)),
     Status.pending_change: (timedelta(hours=1), timedelta(days=14)),
-    Status.resolved: (timedelta(minutes=10), timedelta(days=3)),
+    # under the 3 business days after which the worker closes unanswered resolutions
+    Status.resolved: (timedelta(minutes=10), timedelta(days=2)),
     Status.closed: (timedelta(hours=1), OLDEST),
     Status.cancelled: (timedelta(hours=1), OLDEST),
 }
@@ -52,6 +53,7 @@ class Step:
     comment: str | None = None
     visibility: str = "work_note"
     patch: IncidentPatch | None = None
+    survey: tuple[int, str | None] | None = None  # the caller's rating after closure
 
 
 @dataclass(frozen=True)
@@ -371,6 +373,11 @@ class _Story:
         if requester_caller and self.rng.random() < 0.6:
             self.reply(self.caller, self.rng.choice(texts.CALLER_THANKS), self.wait(30, 1440))
             self.act(self.caller, "confirm", self.wait(1, 5))
+            if self.rng.random() < 0.6:
+                rating = self.rng.choices((5, 4, 3, 2, 1), weights=(50, 30, 10, 6, 4))[0]
+                said = self.rng.random() < 0.6
+                comment = self.rng.choice(texts.SURVEY_COMMENTS[rating]) if said else None
+                self.steps.append(Step(self.wait(2, 600), self.caller, survey=(rating, comment)))
         else:
             self.act(
                 self.desk,

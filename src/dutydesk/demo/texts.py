@@ -644,3 +644,28 @@ STAFF_CLOSE_REASONS = (
     "No recurrence for three days according to monitoring; closing.",
     "Checked with the reporting engineer: all good; closing.",
 )
+
+# What callers write in the satisfaction survey, by rating.
+SURVEY_COMMENTS: dict[int, tuple[str, ...]] = {
+    5: (
+        "Fixed before my coffee got cold. Thank you!",
+        "Friendly, quick and kept me posted the whole time.",
+        "Great job, works perfectly again.",
+    ),
+    4: (
+        "Solved well; it took a little while to get a first answer.",
+        "Good help, thanks. The workaround is fine for now.",
+    ),
+    3: (
+        "It works now, but I had to chase twice for an update.",
+        "OK in the end; the first suggestion did not help.",
+    ),
+    2: (
+        "Took three days for something that was fixed in ten minutes.",
+        "Nobody told me it was waiting for the vendor.",
+    ),
+    1: (
+        "I was asked for the same information three times.",
+        "Closed before it was really fixed.",
+    ),
+}

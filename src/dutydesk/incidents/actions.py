@@ -8,7 +8,16 @@ from sqlalchemy.orm import Session
 
 from dutydesk.access.policy import Actor, Role, require_write_scope
 from dutydesk.config import Settings
-from dutydesk.incidents import changes, collaboration, history, notices, service
+from dutydesk.escalation import service as escalation
+from dutydesk.incidents import (
+    changes,
+    checklist,
+    collaboration,
+    confirmation,
+    history,
+    notices,
+    service,
+)
 from dutydesk.incidents.lifecycle import (
     PENDING,
     Action,
@@ -24,7 +33,6 @@ from dutydesk.kernel.errors import (
     NotFound,
 )
 from dutydesk.models import Incident, IncidentLink
-from dutydesk.people import queries as people
 from dutydesk.sla import service as sla
 
 TIER_RANK = {"l1": 1, "l2": 2, "l3": 3, "supplier": 4}
@@ -43,26 +51,30 @@ def assign(session: Session, actor: Actor, incident: Incident, req: ActionReques
 
 
 def escalate(session: Session, actor: Actor, incident: Incident, req: ActionRequest) -> Incident:
-    """Functional escalation to a group of a higher tier (L1 → L2 → L3 → supplier)."""
+    """Functional escalation (L1 → L2 → L3 → supplier): to the next step of the incident's
+    escalation path (EP-<path>.<step>), or to a named group of a higher tier."""
     if req.group_id is None:
-        raise InvalidInput(
-            "escalate needs the group to escalate to",
-            errors=[{"field": "group_id", "msg": "required"}],
+        step = escalation.next_step(session, incident)
+        if step is None:
+            raise InvalidInput(
+                "no escalation path has a step after the incident's current group; "
+                "name the group to escalate to",
+                errors=[{"field": "group_id", "msg": "required: no next step on a path"}],
+            )
+        group, assignee = service.resolve_assignment(session, actor, step.group_id, req.assignee_id)
+        assert group is not None
+        escalation.escalate_to(
+            session, actor, incident, group, assignee, reason=req.reason, step=step
         )
+        return incident
     group, assignee = service.resolve_assignment(session, actor, req.group_id, req.assignee_id)
     assert group is not None
-    current = (
-        TIER_RANK.get(people.get_group(session, incident.assignment_group_id).tier, 1)
-        if incident.assignment_group_id
-        else incident.escalation_level
-    )
-    if TIER_RANK[group.tier] <= current:
+    if TIER_RANK[group.tier] <= escalation.current_rank(session, incident):
         raise InvalidInput(
             f"{group.name} ({group.tier}) is not a higher tier than the current one",
             errors=[{"field": "group_id", "msg": "must be a higher tier"}],
         )
-    changes.apply_assignment(session, actor, incident, group, assignee, Action.escalate, req.reason)
-    changes.set_field(session, actor, incident, "escalation_level", TIER_RANK[group.tier], "ESC")
+    escalation.escalate_to(session, actor, incident, group, assignee, reason=req.reason)
     return incident
 
 
@@ -107,6 +119,18 @@ def resolve(session: Session, actor: Actor, incident: Incident, req: ActionReque
             "a resolution needs a code, notes and whether it is a workaround",
             errors=[{"field": f, "msg": "required to resolve"} for f in missing],
         )
+    if actor.actor_type != "integration":  # ALR-AR: the source resolved it, not the desk
+        checklist.require_complete(
+            session,
+            actor,
+            incident,
+            req.checklist,
+            doing="resolved",
+            setting={
+                "resolution_code": req.resolution_code,
+                "resolution_notes": req.resolution_notes,
+            },
+        )
     rule_id = changes.transition(session, actor, incident, Action.resolve, reason=req.reason)
     changes.set_field(session, actor, incident, "resolution_code", req.resolution_code, rule_id)
     changes.set_field(session, actor, incident, "resolution_notes", req.resolution_notes, rule_id)
@@ -128,6 +152,7 @@ def confirm_resolution(
 
 
 def close(session: Session, actor: Actor, incident: Incident, req: ActionRequest) -> Incident:
+    checklist.require_complete(session, actor, incident, req.checklist, doing="closed")
     changes.transition(session, actor, incident, Action.close, reason=req.reason)
     incident.closed_at = clock.now()
     return incident
@@ -277,6 +302,7 @@ def perform_action(
     else:
         result = VERBS[act](session, actor, incident, req)
     sla.sync_clocks(session, actor, incident)
+    confirmation.sync(session, settings, incident, old_state)
     notices.after_action(
         session,
         settings,

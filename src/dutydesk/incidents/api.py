@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from dutydesk.access.deps import Api
 from dutydesk.access.policy import Actor, require_admin
+from dutydesk.escalation import queries as escalation_queries
+from dutydesk.escalation.schemas import EscalationRead
 from dutydesk.incidents import actions, collaboration, queries, rules, service
 from dutydesk.incidents.lifecycle import Status, allowed_actions
 from dutydesk.incidents.priority import CHECKLIST_FIELDS
@@ -46,11 +48,15 @@ ACTIVE_TYPES = collaboration.ACTIVE_TYPES
 
 
 def present(incident: Incident, actor: Actor, session: Session | None = None) -> dict[str, Any]:
-    """The incident as the API shows it; with a session, its SLA clocks too."""
+    """The incident as the API shows it; with a session, its SLA clocks (and, for staff, its
+    escalations) too."""
     read = IncidentRead.model_validate(incident)
     read.allowed_actions = allowed_actions(Status(incident.state), actor.role)
     if session is not None:
         read.sla = [ClockRead.model_validate(c) for c in sla_queries.clock_views(session, incident)]
+        if actor.is_staff:
+            found = escalation_queries.list_escalations(session, incident)
+            read.escalations = [EscalationRead.model_validate(e) for e in found]
     return read.model_dump(mode="json")
 
 

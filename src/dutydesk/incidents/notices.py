@@ -2,16 +2,17 @@
 
 Called by the writers after the change, in the same transaction; the outbox rows commit
 with it. The occurrence key is the history head after the change, so a change is announced
-once. Resolution and closure are not announced yet: their mails carry signed
-confirm/reject/survey links, which come with the user-confirmation work (issue 3 item 6).
+once. Resolution and closure mails carry the requester's signed confirm/reject and survey
+links (``incidents.confirmation``); only the requester's e-mail gets them.
 """
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from dutydesk.access.policy import Actor
+from dutydesk.access.policy import Actor, system_actor
 from dutydesk.config import Settings
+from dutydesk.incidents import confirmation
 from dutydesk.incidents.lifecycle import PENDING, Action, Status
 from dutydesk.models import Incident
 from dutydesk.notify import service as notify
@@ -48,6 +49,9 @@ def after_action(
             extra=extra,
         )
     moved = incident.state != old_state
+    if moved and incident.state in (Status.resolved, Status.closed):
+        _tell_requester(session, settings, actor, incident, reason)
+        return
     reopened = action == Action.reopen and moved
     if moved and (Status(incident.state) in TOLD_STATES or reopened):
         extra = {"old_state": old_state, "new_state": incident.state}
@@ -90,4 +94,36 @@ def after_public_reply(
         actor=actor,
         occurrence=incident.history_head,
         extra={"comment": body},
+    )
+
+
+def _tell_requester(
+    session: Session, settings: Settings, actor: Actor, incident: Incident, reason: str | None
+) -> None:
+    """Resolved: the confirm/reject links; closed: the survey link (once per closure)."""
+    extra: dict[str, object] = {}
+    if incident.confirm_nonce is not None:
+        extra.update(confirmation.urls(session, settings, incident))
+    if incident.state == Status.resolved:
+        if not extra:
+            return
+        notes = incident.resolution_notes or reason
+        if notes:
+            extra["comment"] = notes
+        event = "resolved"
+    else:
+        if not extra:  # already rated: nothing to ask
+            return
+        event = "closed"
+    if actor.user_id is not None and actor.user_id == incident.caller_id:
+        # the caller confirmed: still ask them the survey (the actor is never notified)
+        actor = system_actor(channel=actor.channel, name=actor.name)
+    notify.announce(
+        session,
+        settings,
+        incident,
+        event,
+        actor=actor,
+        occurrence=incident.history_head,
+        extra=extra,
     )

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
+from dutydesk.escalation.schemas import EscalationRead
 from dutydesk.incidents.lifecycle import Status
 from dutydesk.kernel.schemas import Input, Line, Output, Short, Text
 
@@ -69,6 +70,9 @@ class ActionRequest(Input):
     resolution_notes: Text | None = None
     is_workaround: bool | None = None
     comment: Text | None = None
+    checklist: list[Code] | None = Field(
+        None, description="For resolve and close: the manual closure-checklist items done."
+    )
 
 
 class ClockRead(Output):
@@ -126,9 +130,13 @@ class IncidentRead(Output):
     resolve_by: datetime | None = None
     csat_rating: int | None = None
     csat_comment: str | None = None
+    csat_at: datetime | None = None
+    auto_close_at: datetime | None = None
+    closure_ticks: list[str] | None = None
     version: int
     allowed_actions: list[str] = []
     sla: list[ClockRead] | None = None  # single-incident responses only
+    escalations: list[EscalationRead] | None = None  # single-incident responses, staff only
 
 
 class IncidentList(Output):
@@ -212,3 +220,58 @@ class ChecklistRead(Output):
 
 class ChecklistWrite(Input):
     required: list[str]
+
+
+# ----------------------------------------------------------------- closure and confirmation
+
+
+class ClosureCheckRead(Output):
+    id: int
+    key: str
+    label: str
+    kind: Literal["field", "manual"]
+    field: str | None
+    position: int
+    is_active: bool
+
+
+class ClosureCheckWrite(Input):
+    key: Code
+    label: Line
+    kind: Literal["field", "manual"]
+    field: str | None = Field(None, description="For a field item: category, service, ci, …")
+    position: int = Field(0, ge=0, le=10_000)
+    is_active: bool = True
+
+
+class ClosureCheckPatch(Input):
+    label: Line | None = None
+    kind: Literal["field", "manual"] | None = None
+    field: str | None = None
+    position: int | None = Field(None, ge=0, le=10_000)
+    is_active: bool | None = None
+
+
+class ChecklistItemRead(Output):
+    key: str
+    label: str
+    kind: str
+    field: str | None
+    done: bool
+
+
+class SurveyAnswer(Input):
+    rating: int = Field(ge=1, le=5, description="1 (very unhappy) to 5 (very happy)")
+    comment: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+class LinkConfirmation(Input):
+    number: Number
+    token: Annotated[str, StringConstraints(min_length=10, max_length=1000)]
+    answer: Literal["confirm", "reject"]
+    reason: Short | None = Field(None, description="Required to reject: what still does not work.")
+
+
+class LinkSurvey(SurveyAnswer):
+    number: Number
+    token: Annotated[str, StringConstraints(min_length=10, max_length=1000)]

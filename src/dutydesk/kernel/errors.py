@@ -65,3 +65,8 @@ class PayloadTooLarge(DomainError):
 class TooManyRequests(DomainError):
     status_code = 429
     title = "Too many requests"
+
+
+class Gone(DomainError):
+    status_code = 410
+    title = "Gone"

@@ -2,6 +2,12 @@
 
 from dutydesk.models.catalog import Category, ConfigurationItem, Service
 from dutydesk.models.closure import ClosureCheck
+from dutydesk.models.escalation import (
+    EscalationLevel,
+    EscalationPath,
+    EscalationStep,
+    IncidentEscalation,
+)
 from dutydesk.models.incident import (
     Attachment,
     Comment,
@@ -10,6 +16,8 @@ from dutydesk.models.incident import (
     IncidentEvent,
     IncidentLink,
 )
+from dutydesk.models.intake import Alert, Integration, MaintenanceWindow
+from dutydesk.models.mail import MailboxState, MailMessage, MailQuarantine, MailSenderWindow
 from dutydesk.models.notification import (
     Notification,
     NotifyEndpoint,
@@ -30,6 +38,7 @@ from dutydesk.models.system import Counter, Setting, WorkerHeartbeat
 
 __all__ = [
     "AgentCustomer",
+    "Alert",
     "ApiToken",
     "Attachment",
     "Category",
@@ -38,12 +47,22 @@ __all__ = [
     "ConfigurationItem",
     "Counter",
     "Customer",
+    "EscalationLevel",
+    "EscalationPath",
+    "EscalationStep",
     "GroupMember",
     "IdempotencyRecord",
     "Incident",
+    "IncidentEscalation",
     "IncidentEvent",
     "IncidentLink",
+    "Integration",
     "LoginAttempt",
+    "MailMessage",
+    "MailQuarantine",
+    "MailSenderWindow",
+    "MailboxState",
+    "MaintenanceWindow",
     "Notification",
     "NotifyEndpoint",
     "NotifyPreference",

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     ForeignKey,
-    JSON,
     Index,
     Integer,
     String,
@@ -60,6 +60,13 @@ class Incident(Base):
             "auto_close_at",
             sqlite_where=text("auto_close_at IS NOT NULL"),
             postgresql_where=text("auto_close_at IS NOT NULL"),
+        ),
+        # The hierarchic-escalation job's schedule: only incidents with a level still to fire.
+        Index(
+            "ix_incident_escalation_check",
+            "escalation_check_at",
+            sqlite_where=text("escalation_check_at IS NOT NULL"),
+            postgresql_where=text("escalation_check_at IS NOT NULL"),
         ),
     )
 
@@ -116,6 +123,10 @@ class Incident(Base):
     csat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Keys of the manual closure-checklist items an agent ticked (JSON list).
     closure_ticks: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    # Hierarchic escalation (escalation.schedule keeps them): the next instant a level is due,
+    # and the ids of the levels fired so far (each fires once per incident).
+    escalation_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    escalation_levels_fired: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
     # Head of the hash chain and the number of events: deleting the last event shows.
     history_count: Mapped[int] = mapped_column(Integer, default=0)
     history_head: Mapped[str] = mapped_column(String(64), default="")

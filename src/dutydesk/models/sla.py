@@ -47,6 +47,8 @@ class SlaPolicy(Base):
     resolution_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
     warn_percents: Mapped[str] = mapped_column(String(80))  # JSON list, e.g. [50, 75]
     pause_states: Mapped[str] = mapped_column(String(200))  # JSON list of incident states
+    # SPEC §3: a resolution breach raises the incident's priority one step (never above P1).
+    raise_priority_on_breach: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -218,10 +218,13 @@ def preview_template(
     """Render the given template (or the current one) with a sample incident."""
     require_admin(actor)
     _check_pair(event, channel)
-    context = templates.sample_context(event, base_url=settings.public_base_url)
+    context = templates.sample_context(
+        event, base_url=settings.public_base_url, personal=channel == "email"
+    )
     tag = "[INC0000123] "
-    if channel == "webhook":
-        email = templates.render("email", BUILTIN[(event, "email")], context)
+    if channel == "webhook":  # the subject of the e-mail; the payload without personal links
+        personal = templates.sample_context(event, base_url=settings.public_base_url)
+        email = templates.render("email", BUILTIN[(event, "email")], personal)
         payload = {**context, "occurred_at": clock.now().isoformat(), "notification_id": 0}
         payload.pop("actor")
         return Rendered(tag + email.subject, json.dumps(payload, indent=2, ensure_ascii=False))

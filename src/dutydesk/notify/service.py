@@ -39,6 +39,7 @@ from dutydesk.notify.channels.email import BadAddress, check_address
 from dutydesk.notify.templates import (
     BUILTIN,
     EVENTS,
+    PERSONAL_EXTRA,
     REQUIRED_EXTRA,
     USER_CHANNELS,
     Rendered,
@@ -288,12 +289,18 @@ def announce(
     for user in _mail_users(session, ids, event, actor):
         rows.append(row("email", f"user{user.id}", user.email, Rendered(subject, email.body)))
         rows[-1].recipient_user_id = user.id
-    payload = {"event": event, "incident": view, "extra": public_extra, "occurred_at": now}
+    shared_extra = (
+        {k: v for k, v in public_extra.items() if k not in PERSONAL_EXTRA}
+        if isinstance(public_extra, dict)
+        else public_extra
+    )
+    shared = {**context, "extra": shared_extra}
+    payload = {"event": event, "incident": view, "extra": shared_extra, "occurred_at": now}
     for endpoint in queries.list_subscribed_endpoints(session, event):
         if endpoint.kind == "webhook":
             rendered = Rendered(subject, json.dumps(_plain(payload), ensure_ascii=False))
         else:
-            rendered = _render(overrides, event, endpoint.kind, context)
+            rendered = _render(overrides, event, endpoint.kind, shared)
         rows.append(row(endpoint.kind, f"endpoint{endpoint.id}", endpoint.url, rendered))
         rows[-1].endpoint_id = endpoint.id
     return _insert_new(session, rows)

@@ -63,6 +63,9 @@ OPTIONAL_EXTRA: dict[str, tuple[str, ...]] = {
     "resolved": ("comment",),
     "closed": (),
 }
+# Signed single-use links meant for the requester alone: only their e-mail carries them;
+# chat messages and webhook payloads never do (a chat channel is read by many).
+PERSONAL_EXTRA = ("confirm_url", "reject_url", "survey_url")
 CONTEXT_NAMES = ("incident", "event", "actor", "extra")
 MAX_SUBJECT = 250
 MAX_BODY = 100_000
@@ -206,8 +209,10 @@ def render(channel: str, template: Template, context: Mapping[str, Any]) -> Rend
 def check(event: str, channel: str, template: Template, *, base_url: str) -> None:
     """Refuse a template that would fail for this event: rendered with every `extra` key the
     event may give, and with only those it must give."""
+    personal = channel == "email"
     for minimal in (False, True):
-        render(channel, template, sample_context(event, base_url=base_url, minimal=minimal))
+        context = sample_context(event, base_url=base_url, minimal=minimal, personal=personal)
+        render(channel, template, context)
 
 
 # ----------------------------------------------------------------- sample data
@@ -250,10 +255,15 @@ def _sample_extra(event: str, base_url: str) -> dict[str, Any]:
     return values
 
 
-def sample_context(event: str, *, base_url: str, minimal: bool = False) -> dict[str, Any]:
-    """A realistic context for previews and checks (minimal: only the required extra keys)."""
+def sample_context(
+    event: str, *, base_url: str, minimal: bool = False, personal: bool = True
+) -> dict[str, Any]:
+    """A realistic context for previews and checks (minimal: only the required extra keys;
+    personal=False: without the requester's links, as chat messages are rendered)."""
     extra = _sample_extra(event, base_url)
     keys = REQUIRED_EXTRA[event] + (() if minimal else OPTIONAL_EXTRA[event])
+    if not personal:
+        keys = tuple(k for k in keys if k not in PERSONAL_EXTRA)
     return {
         "incident": sample_incident(base_url),
         "event": event,

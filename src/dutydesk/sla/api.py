@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
 
@@ -173,3 +173,40 @@ async def patch_ola(ola_id: int, body: OlaPatch, api: Api) -> dict[str, Any]:
         return _ola(service.update_ola(session, actor, row, body.model_dump(exclude_unset=True)))
 
     return await api.write(work)
+
+
+# ----------------------------------------------------------------------------- deleting
+
+
+@router.delete("/admin/sla/calendars/{calendar_id}", status_code=204, tags=["admin"])
+async def delete_calendar(calendar_id: int, api: Api) -> Response:
+    """Only a calendar no policy, OLA or clock uses (409 names them)."""
+
+    def work(session: Session, actor: Actor) -> None:
+        require_admin(actor)
+        service.delete_calendar(session, actor, queries.get_calendar(session, calendar_id))
+
+    await api.write(work)
+    return Response(status_code=204)
+
+
+@router.delete("/admin/sla/policies/{policy_id}", status_code=204, tags=["admin"])
+async def delete_policy(policy_id: int, api: Api) -> Response:
+    """Incidents re-match a policy at their next change; the last catch-all cannot go."""
+
+    def work(session: Session, actor: Actor) -> None:
+        require_admin(actor)
+        service.delete_policy(session, actor, queries.get_policy(session, policy_id))
+
+    await api.write(work)
+    return Response(status_code=204)
+
+
+@router.delete("/admin/sla/olas/{ola_id}", status_code=204, tags=["admin"])
+async def delete_ola(ola_id: int, api: Api) -> Response:
+    def work(session: Session, actor: Actor) -> None:
+        require_admin(actor)
+        service.delete_ola(session, actor, queries.get_ola(session, ola_id))
+
+    await api.write(work)
+    return Response(status_code=204)

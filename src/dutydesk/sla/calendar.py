@@ -101,6 +101,7 @@ __all__ = [
     "Calendar",
     "CalendarError",
     "Interval",
+    "add_business_days",
     "add_business_seconds",
     "business_seconds_between",
     "calendar_from_config",
@@ -679,6 +680,39 @@ def next_business_instant(cal: Calendar, instant: datetime) -> datetime:
         return _from_us(_next_us(cal, at))
     except OverflowError:
         raise _out_of_range("looking for the next opening") from None
+
+
+def add_business_days(cal: Calendar, start: datetime, days: int) -> datetime:
+    """The same local wall-clock time as ``start`` on the ``days``-th business day after it.
+
+    A business day is a local date with working intervals starting on it (``hours_on``), so
+    weekends, holidays and closed days are skipped. ``days == 0`` is ``start``. A wall-clock
+    time the target date skips (spring forward) resolves as :mod:`zoneinfo` does (``fold=0``).
+    Used for "close a resolved incident after N business days without an answer".
+    """
+    if not isinstance(days, int) or isinstance(days, bool) or days < 0:
+        raise ValueError(f"days must be an integer >= 0, got {days!r}")
+    _to_us(start, "start")
+    if days == 0:
+        return start.astimezone(UTC)
+    zone = _zone(cal.tz)
+    local = start.astimezone(zone)
+    day, left = local.date(), days
+    try:
+        limit = day + MAX_CLOSED_SPAN + timedelta(days=days)
+        while left:
+            day += timedelta(days=1)
+            if day > limit:
+                raise CalendarError(
+                    f"no {days} business days found after {local.date().isoformat()}: "
+                    "the calendar is closed for too long"
+                )
+            if cal.hours_on(day):
+                left -= 1
+        target = datetime.combine(day, local.time().replace(tzinfo=None), tzinfo=zone)
+        return target.astimezone(UTC)
+    except OverflowError:
+        raise _out_of_range("adding business days") from None
 
 
 # ----------------------------------------------------------------------------- configuration

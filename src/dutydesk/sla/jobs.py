@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from dutydesk.access.policy import system_actor
 from dutydesk.config import Settings
 from dutydesk.db import Database
+from dutydesk.escalation import service as escalation
 from dutydesk.incidents import history
 from dutydesk.models import Incident, SlaClock
 from dutydesk.notify import service as notify
@@ -56,7 +57,8 @@ def fire_one(session: Session, settings: Settings, clock_id: int, now: datetime)
     row = session.get(SlaClock, clock_id, populate_existing=True)
     if row is None:
         return None
-    incident = session.get(Incident, row.incident_id)
+    # Locked and fresh: the escalation job and requests change incidents concurrently.
+    incident = session.get(Incident, row.incident_id, with_for_update=True, populate_existing=True)
     if incident is None:
         return None
     cal = service.calendar_of(session, row.calendar_id)
@@ -97,6 +99,8 @@ def fire_one(session: Session, settings: Settings, clock_id: int, now: datetime)
         occurrence=f"clock{row.id}-{firing.percent}",
         extra={"clock": {"kind": name, "due": row.due_at, "percent": firing.percent}},
     )
+    if firing.is_breach:  # an OLA's auto escalation, a priority raise (same transaction)
+        escalation.after_breach(session, settings, incident, row, late=firing.late)
     return late
 
 

@@ -62,6 +62,9 @@ class PolicyCreate(Input):
     resolution_seconds: int | None = Field(None, gt=0, le=MAX_TARGET)
     warn_percents: list[int] = Field(default=[50, 75], max_length=5)
     pause_states: list[PendingState] = ["pending_user", "pending_vendor"]
+    raise_priority_on_breach: bool = Field(
+        False, description="A resolution breach raises the priority one step (P3 → P2)."
+    )
     active: bool = True
 
 
@@ -75,6 +78,7 @@ class PolicyPatch(Input):
     resolution_seconds: int | None = Field(None, gt=0, le=MAX_TARGET)
     warn_percents: list[int] | None = Field(None, max_length=5)
     pause_states: list[PendingState] | None = None
+    raise_priority_on_breach: bool | None = None
     active: bool | None = None
 
 
@@ -89,6 +93,7 @@ class PolicyRead(Output):
     resolution_seconds: int | None
     warn_percents: list[int]
     pause_states: list[str]
+    raise_priority_on_breach: bool
     active: bool
 
     @field_validator("warn_percents", "pause_states", mode="before")

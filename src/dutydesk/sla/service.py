@@ -17,9 +17,11 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dutydesk.access.policy import Actor, require_admin
+from dutydesk.escalation import schedule as escalation_schedule
 from dutydesk.incidents import history
 from dutydesk.incidents.lifecycle import OPEN, Status
 from dutydesk.kernel import clock
@@ -42,6 +44,7 @@ CALENDARS = "dutydesk.sla.calendars"  # session.info caches, per transaction
 POLICIES = "dutydesk.sla.policies"
 OLAS = "dutydesk.sla.olas"
 STOPPED = frozenset({Status.resolved, Status.closed})
+DEFAULT_CALENDAR_ID = 1  # the 24x7 calendar the migration seeds
 
 
 # ----------------------------------------------------------------------------- reading
@@ -324,6 +327,10 @@ def _sync_clocks(
     sync.log_starts()
     incident.respond_by = _running_due(response)
     incident.resolve_by = _running_due(resolution)
+    # The hierarchic escalation schedule follows the clocks (every change passes here).
+    sla_rows = [r for r in (response, resolution) if r is not None]
+    timed = {r.kind: (calendar_of(session, r.calendar_id), as_clock(r)) for r in sla_rows}
+    escalation_schedule.reschedule(session, incident, timed)
     return rows
 
 
@@ -503,6 +510,9 @@ def _checked(session: Session, values: dict[str, Any], what: str) -> dict[str, A
     encode the lists as stored; raise one 422 listing every problem."""
     values = dict(values)
     errors = _missing_references(session, values)
+    for name in ("active", "raise_priority_on_breach"):
+        if name in values and values[name] is None:
+            errors.append({"field": name, "msg": "must not be null"})
     for name in ("response_seconds", "resolution_seconds"):
         if values.get(name) is not None and values[name] <= 0:
             errors.append({"field": name, "msg": "must be a positive number of seconds"})
@@ -533,6 +543,8 @@ def create_policy(session: Session, actor: Actor, values: dict[str, Any]) -> Sla
             "an SLA policy needs a response or a resolution target",
             errors=[{"field": "resolution_seconds", "msg": "required"}],
         )
+    if values.get("calendar_id") is None:
+        values = {**values, "calendar_id": DEFAULT_CALENDAR_ID}
     values = _checked(session, values, "the SLA policy")
     values.setdefault("warn_percents", "[50, 75]")
     values.setdefault("pause_states", '["pending_user", "pending_vendor"]')
@@ -596,3 +608,45 @@ def update_ola(session: Session, actor: Actor, row: OlaPolicy, values: dict[str,
     session.flush()
     forget_cached(session)
     return row
+
+
+def delete_policy(session: Session, actor: Actor, row: SlaPolicy) -> None:
+    """Clocks keep the name, target and calendar they copied; each incident re-matches a
+    policy at its next change (CLK-T). The last catch-all policy cannot go."""
+    require_admin(actor)
+    session.delete(row)
+    _keep_a_default(session, row)
+    forget_cached(session)
+
+
+def delete_ola(session: Session, actor: Actor, row: OlaPolicy) -> None:
+    """Running OLA clocks keep the target they copied."""
+    require_admin(actor)
+    session.delete(row)
+    session.flush()
+    forget_cached(session)
+
+
+def delete_calendar(session: Session, actor: Actor, row: SlaCalendar) -> None:
+    """Only a calendar nothing refers to: policies, OLAs and clocks (stopped ones too) keep
+    its id, and their business time is measured on it."""
+    require_admin(actor)
+    referrers: list[tuple[str, Any]] = [
+        ("SLA policies", SlaPolicy),
+        ("OLAs", OlaPolicy),
+        ("clocks", SlaClock),
+    ]
+    users = [
+        what
+        for what, model in referrers
+        if session.scalar(select(model.id).where(model.calendar_id == row.id).limit(1))
+    ]
+    if users:
+        raise Conflict(f"calendar {row.name!r} is still used by {' and '.join(users)}")
+    try:
+        with session.begin_nested():
+            session.delete(row)
+            session.flush()
+    except IntegrityError as exc:  # a table added later that refers to calendars
+        raise Conflict(f"calendar {row.name!r} is still referred to") from exc
+    forget_cached(session)

@@ -20,6 +20,7 @@ from dutydesk.incidents.transfer.format import (
     AttachmentRecord,
     ClockRecord,
     CommentRecord,
+    EscalationRecord,
     EventRecord,
     IncidentRecord,
     LinkRecord,
@@ -31,6 +32,7 @@ from dutydesk.models import (
     Attachment,
     Comment,
     Incident,
+    IncidentEscalation,
     IncidentEvent,
     IncidentLink,
     SlaClock,
@@ -115,6 +117,13 @@ def _records(
         select(SlaClock).where(SlaClock.incident_id.in_(ids)).order_by(SlaClock.id)
     ):
         clocks[row.incident_id].append(row)
+    escalations: dict[int, list[IncidentEscalation]] = defaultdict(list)
+    for escalation in reader.scalars(
+        select(IncidentEscalation)
+        .where(IncidentEscalation.incident_id.in_(ids))
+        .order_by(IncidentEscalation.id)
+    ):
+        escalations[escalation.incident_id].append(escalation)
 
     for incident in batch:
         data: dict[str, Any] = {
@@ -153,7 +162,27 @@ def _records(
                 for link, target in links[incident.id]
             ],
             clocks=[_clock_record(row, refs) for row in clocks[incident.id]],
+            escalations=[_escalation_record(e, refs) for e in escalations[incident.id]],
         )
+
+
+def _escalation_record(row: IncidentEscalation, refs: _Reference) -> EscalationRecord:
+    return EscalationRecord.model_construct(
+        kind=row.kind,
+        trigger=row.trigger,
+        rule_id=row.rule_id,
+        path_id=row.path_id,
+        step=row.step,
+        level_id=row.level_id,
+        from_group=refs.groups.name(row.from_group_id),
+        to_group=refs.groups.name(row.to_group_id),
+        notified=[refs.users.name(i) or "" for i in row.notified_user_ids],
+        reason=row.reason,
+        actor=refs.users.name(row.actor_id),
+        actor_name=row.actor_name,
+        at=row.at,
+        late=row.late,
+    )
 
 
 def _clock_record(row: SlaClock, refs: _Reference) -> ClockRecord:

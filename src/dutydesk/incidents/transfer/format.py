@@ -140,6 +140,26 @@ class ClockRecord(_Record):
     stop_reason: S20 | None
 
 
+class EscalationRecord(_Record):
+    """An escalation of the incident, every column; groups and people by name. Path and level
+    ids are this installation's (rule ids name them too)."""
+
+    kind: S20
+    trigger: S20
+    rule_id: S40
+    path_id: int | None
+    step: int | None
+    level_id: int | None
+    from_group: str | None
+    to_group: str | None
+    notified: list[str]
+    reason: str | None
+    actor: str | None
+    actor_name: S120
+    at: Stamp
+    late: bool
+
+
 class IncidentRecord(_Record):
     """One line: every Incident column, references by natural key, and what hangs off it."""
 
@@ -185,14 +205,17 @@ class IncidentRecord(_Record):
     csat_comment: str | None = None
     csat_at: Stamp | None = None
     closure_ticks: list[str] | None = None
+    escalation_check_at: Stamp | None = None
+    escalation_levels_fired: list[int] | None = None
     events: list[EventRecord]
     comments: list[CommentRecord]
     attachments: list[AttachmentRecord]
     links: list[LinkRecord]
     clocks: list[ClockRecord] = []
+    escalations: list[EscalationRecord] = []
 
 
-NESTED = frozenset({"events", "comments", "attachments", "links", "clocks"})
+NESTED = frozenset({"events", "comments", "attachments", "links", "clocks", "escalations"})
 # Record field -> the kind of reference data it names; the column is the field + "_id".
 REFERENCES = {
     "caller": "users",

@@ -27,6 +27,7 @@ from dutydesk.incidents.transfer.format import (
     REFERENCES,
     VERSION,
     AttachmentRecord,
+    EscalationRecord,
     IncidentRecord,
     _line,
     _Reference,
@@ -36,6 +37,7 @@ from dutydesk.models import (
     Comment,
     Counter,
     Incident,
+    IncidentEscalation,
     IncidentEvent,
     IncidentLink,
     SlaClock,
@@ -83,6 +85,7 @@ class _Plan:
     attachments: list[tuple[Attachment, bytes]]
     links: list[_Link]
     clocks: list[SlaClock]
+    escalations: list[IncidentEscalation] = field(default_factory=list)
 
 
 def import_incidents(db: Database, fh: TextIO, *, storage_dir: Path) -> ImportReport:
@@ -239,9 +242,29 @@ def _plan(record: IncidentRecord, refs: _Reference) -> _Plan:
         )
         for i, c in enumerate(record.clocks)
     ]
+    escalations = [
+        _escalation(e, f"escalations.{i}", refs, problems) for i, e in enumerate(record.escalations)
+    ]
     if problems:
         raise _Rejected(f"{number}: " + "; ".join(problems))
-    return _Plan(incident, events, comments, attachments, links, clocks)
+    return _Plan(incident, events, comments, attachments, links, clocks, escalations)
+
+
+def _escalation(
+    record: EscalationRecord, where: str, refs: _Reference, problems: list[str]
+) -> IncidentEscalation:
+    data = record.model_dump(exclude={"from_group", "to_group", "notified", "actor"})
+    notified = [
+        refs.users.id(name, f"{where}.notified.{i}", problems)
+        for i, name in enumerate(record.notified)
+    ]
+    return IncidentEscalation(
+        **data,
+        from_group_id=refs.groups.id(record.from_group, f"{where}.from_group", problems),
+        to_group_id=refs.groups.id(record.to_group, f"{where}.to_group", problems),
+        notified_user_ids=[i for i in notified if i is not None],
+        actor_id=refs.users.id(record.actor, f"{where}.actor", problems),
+    )
 
 
 def _chain_problem(record: IncidentRecord, events: list[IncidentEvent]) -> str | None:
@@ -299,9 +322,12 @@ def _write(
         comment.incident_id = incident_id
     for row in plan.clocks:
         row.incident_id = incident_id
+    for escalation in plan.escalations:
+        escalation.incident_id = incident_id
     session.add_all(plan.events)
     session.add_all(plan.comments)
     session.add_all(plan.clocks)
+    session.add_all(plan.escalations)
     for attachment, data in plan.attachments:
         attachment.incident_id = incident_id
         attachment.storage_name = _store(storage_dir, data, written)

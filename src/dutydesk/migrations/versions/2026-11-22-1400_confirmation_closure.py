@@ -1,6 +1,7 @@
 """The closure checklist and the manual checklist ticks of each incident
 
-Seeds the default checklist: a category must be set (active), and the caller told how the
+Keeps a random key for signing the emailed confirm/reject/survey links (used when
+DUTYDESK_SECRET_KEY is not set). Seeds the default checklist: a category must be set (active), and the caller told how the
 incident was resolved (a manual item, inactive until a desk turns it on).
 
 Revision ID: 5d1e0c7a9b21
@@ -10,6 +11,7 @@ Create Date: 2026-11-22 14:00:00.000000
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -42,6 +44,24 @@ def upgrade() -> None:
     with op.batch_alter_table("incident", schema=None) as batch_op:
         batch_op.add_column(sa.Column("closure_ticks", sa.JSON(), nullable=True))
     now = datetime.now(UTC)
+    setting = sa.table(
+        "setting",
+        sa.column("key", sa.String),
+        sa.column("value", sa.Text),
+        sa.column("updated_at", dutydesk.kernel.types.UTCDateTime),
+        sa.column("updated_by_id", sa.Integer),
+    )
+    op.bulk_insert(
+        setting,
+        [
+            {
+                "key": "secret_key",
+                "value": secrets.token_urlsafe(48),
+                "updated_at": now,
+                "updated_by_id": None,
+            }
+        ],
+    )
     op.bulk_insert(
         check,
         [
@@ -49,7 +69,7 @@ def upgrade() -> None:
                 "key": "category",
                 "label": "The incident has a category",
                 "kind": "field",
-                "field": "category_id",
+                "field": "category",
                 "position": 1,
                 "is_active": True,
                 "created_at": now,
@@ -70,6 +90,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM setting WHERE key = 'secret_key'")
     with op.batch_alter_table("incident", schema=None) as batch_op:
         batch_op.drop_column("closure_ticks")
     op.drop_table("closure_check")

@@ -1,4 +1,10 @@
-"""The `dutydesk` command line: database, serving, demo data, users, tokens, audit, transfer."""
+"""The `dutydesk` command line: database, serving, demo data, users, tokens, audit, transfer,
+and one sub-app per domain (`dutydesk sla …`, `dutydesk notify …`).
+
+A domain's commands are one module here (``cli/<domain>.py``) exposing ``app``; mounting it is
+one ``add_typer`` line below. What commands share (settings, database, errors, tables) is in
+``cli/common.py``.
+"""
 
 from __future__ import annotations
 
@@ -10,18 +16,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import OperationalError
 
 from dutydesk.access.policy import Role, system_actor
-from dutydesk.config import Settings, get_settings
-from dutydesk.db import Database, make_engine
+from dutydesk.cli import escalation, imports, intake, mail, notify, sla
+from dutydesk.cli.common import database, domain_error, err, fail, out, settings
+from dutydesk.config import get_settings
 from dutydesk.kernel.errors import DomainError
 from dutydesk.people import queries as people
 from dutydesk.people import service as people_service
+
+__all__ = ["app", "database", "fail", "main", "settings"]
 
 app = typer.Typer(
     help="DutyDesk: ITIL incident management.", no_args_is_help=True, add_completion=False
@@ -32,38 +39,17 @@ audit_app = typer.Typer(help="Check the tamper-evident history.", no_args_is_hel
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
-out = Console(markup=False, highlight=False)
-err = Console(stderr=True)
-
-
-def settings() -> Settings:
-    try:
-        return get_settings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"DUTYDESK_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
-            for e in exc.errors()
-        )
-        raise fail(f"the configuration is not valid: {problems}", 2) from exc
-
-
-def database() -> Database:
-    config = settings()
-    try:
-        engine = make_engine(config.database_url, sqlite_synchronous=config.sqlite_synchronous)
-    except (ArgumentError, ValueError) as exc:
-        raise fail(f"DUTYDESK_DATABASE_URL / DUTYDESK_SQLITE_SYNCHRONOUS: {exc}", 2) from exc
-    return Database(engine)
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
-    return typer.Exit(code)
+app.add_typer(sla.app, name="sla")
+app.add_typer(notify.app, name="notify")
+app.add_typer(escalation.app, name="escalation")
+app.add_typer(imports.app, name="import")
+app.add_typer(intake.app, name="integration")
+app.add_typer(mail.app, name="mail")
+app.command("smtp")(mail.smtp)
 
 
 def _domain(exc: DomainError) -> typer.Exit:
-    details = "; ".join(f"{e.get('field')}: {e.get('msg')}" for e in exc.errors)
-    return fail(exc.detail + (f" ({details})" if details else ""))
+    return domain_error(exc)
 
 
 @app.command()
@@ -319,22 +305,6 @@ def export_cmd(
         partial.unlink(missing_ok=True)
         raise _domain(exc) from exc
     err.print(f"{count} incidents exported")
-
-
-@app.command("import")
-def import_cmd(
-    path: Annotated[Path, typer.Argument(help="A file written by `dutydesk export`")],
-) -> None:
-    """Import incidents exported by `dutydesk export`; already present numbers are skipped."""
-    from dutydesk.incidents.transfer import import_incidents  # cycle: none; only this command
-
-    if not path.is_file():
-        raise fail(f"{path} is not a file")
-    with open(path, encoding="utf-8") as fh:
-        report = import_incidents(database(), fh, storage_dir=settings().storage_dir)
-    out.print(report.summary(), markup=False, highlight=False)
-    if report.rejected:
-        raise typer.Exit(1)
 
 
 def main() -> None:

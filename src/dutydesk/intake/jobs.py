@@ -1,0 +1,115 @@
+"""The intake job of the worker: missed heartbeats open an incident; flapping alerts that
+have calmed down are released (and their incident auto-resolves if all is quiet).
+
+Heartbeats: an integration with ``heartbeat_seconds`` has ``heartbeat_due_at`` set to the
+instant its next event is due. Due integrations are claimed by compare-and-set
+(``UPDATE … SET heartbeat_due_at = NULL WHERE id = :id AND heartbeat_due_at = :seen``); the
+winner ingests a synthetic trigger under the key ``dutydesk:heartbeat`` in the same
+transaction, so the alert opens exactly once. The next real event resolves it (and sets the
+schedule again).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from dutydesk.config import Settings
+from dutydesk.db import Database
+from dutydesk.intake import service
+from dutydesk.intake.signals import EventAction, Signal
+from dutydesk.models import Alert, Incident, Integration
+from dutydesk.worker import JobRun
+
+
+def due_heartbeats(session: Session, now: datetime, limit: int) -> list[tuple[int, datetime]]:
+    rows = session.execute(
+        select(Integration.id, Integration.heartbeat_due_at)
+        .where(Integration.heartbeat_due_at.is_not(None), Integration.heartbeat_due_at <= now)
+        .order_by(Integration.heartbeat_due_at)
+        .limit(limit)
+    ).all()
+    return [(ident, seen) for ident, seen in rows if seen is not None]
+
+
+def claim(session: Session, integration_id: int, seen: datetime) -> bool:
+    result = session.execute(
+        update(Integration)
+        .where(Integration.id == integration_id, Integration.heartbeat_due_at == seen)
+        .values(heartbeat_due_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
+def fire_heartbeat(
+    session: Session, settings: Settings, integration_id: int, now: datetime
+) -> None:
+    integration = session.get(Integration, integration_id, populate_existing=True)
+    if integration is None or not integration.active or integration.revoked_at is not None:
+        return
+    silent_since = integration.last_event_at or integration.created_at
+    minutes = (integration.heartbeat_seconds or 0) // 60
+    signal = Signal(
+        dedup_key=service.HEARTBEAT_KEY,
+        action=EventAction.trigger,
+        summary=f"Missed heartbeat: no event from {integration.name} since "
+        f"{silent_since:%Y-%m-%d %H:%M} UTC (expected every {minutes} min)",
+        severity="critical",
+        source="dutydesk",
+        labels={"kind": "heartbeat", "integration": integration.name},
+    )
+    service.ingest_many(session, settings, integration, [signal], heard=False)
+
+
+def calm_flapping(session: Session, settings: Settings, now: datetime, limit: int) -> int:
+    """Flapping alerts without a state change for their window are stable again."""
+    rows = session.execute(
+        select(Alert, Integration)
+        .join(Integration, Integration.id == Alert.integration_id)
+        .where(Alert.flapping.is_(True))
+        .order_by(Alert.id)
+        .limit(limit)
+    ).all()
+    done = 0
+    for alert, integration in rows:
+        last = max((datetime.fromisoformat(c) for c in alert.state_changes), default=None)
+        window = timedelta(seconds=integration.flap_window_seconds)
+        if last is not None and now - last < window:
+            continue
+        claimed = session.execute(
+            update(Alert)
+            .where(Alert.id == alert.id, Alert.flapping.is_(True))
+            .values(flapping=False)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(claimed, "rowcount", 0) != 1:
+            continue
+        session.refresh(alert)
+        done += 1
+        if alert.incident_id is not None and integration.auto_resolve:
+            incident = session.get(Incident, alert.incident_id, with_for_update=True)
+            if incident is not None:
+                service.resolve_if_quiet(session, settings, integration, incident)
+    return done
+
+
+def check_due(db: Database, settings: Settings, now: datetime) -> JobRun:
+    with db.unit_of_work(write=False) as session:
+        due = due_heartbeats(session, now, settings.worker_batch)
+        flapping = session.scalar(select(Alert.id).where(Alert.flapping.is_(True)).limit(1))
+    done, lag = 0, 0.0
+    if due:
+        with db.unit_of_work() as session:
+            for integration_id, seen in due:
+                if not claim(session, integration_id, seen):
+                    continue
+                fire_heartbeat(session, settings, integration_id, now)
+                done += 1
+                lag = max(lag, (now - seen).total_seconds())
+    if flapping is not None:
+        with db.unit_of_work() as session:
+            done += calm_flapping(session, settings, now, settings.worker_batch)
+    return JobRun(done=done, lag_seconds=lag)

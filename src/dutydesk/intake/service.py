@@ -1,0 +1,529 @@
+"""ingest(): the one writer every monitoring source goes through (dedup, correlation,
+maintenance, flapping, auto-resolve). It never commits; the receiver's unit of work does.
+
+Rule ids in the incident history: ALR-1 an alert opened the incident, ALR-C an alert was
+correlated onto it, ALR-A acknowledged, ALR-R resolved, ALR-AR every alert resolved so the
+incident resolved, ALR-F flapping. Deduplicated occurrences are counted on the alert only.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from dutydesk.access.policy import Actor, Role
+from dutydesk.config import Settings
+from dutydesk.incidents import actions, history
+from dutydesk.incidents import service as incidents
+from dutydesk.incidents.lifecycle import OPEN
+from dutydesk.incidents.schemas import ActionRequest, Channel, IncidentCreate
+from dutydesk.intake.signals import EventAction, Outcome, Signal, clip, raw_text
+from dutydesk.kernel import clock
+from dutydesk.kernel.errors import DomainError
+from dutydesk.models import (
+    Alert,
+    ConfigurationItem,
+    Incident,
+    Integration,
+    MaintenanceWindow,
+    Service,
+)
+
+log = logging.getLogger("dutydesk.intake")
+HEARTBEAT_KEY = "dutydesk:heartbeat"
+OPEN_STATES = tuple(sorted(OPEN))
+# Default severity → (impact, urgency) on a 3-level matrix; an integration may override.
+DEFAULT_LEVELS = {"critical": (1, 1), "error": (2, 2), "warning": (3, 2), "info": (3, 3)}
+
+
+@dataclass(frozen=True)
+class Ingested:
+    outcome: Outcome
+    dedup_key: str
+    alert_id: int | None = None
+    incident_number: str | None = None
+
+
+@dataclass
+class _Batch:
+    """What one call of ingest_many reads once: open alerts by key, catalog names, numbers."""
+
+    alerts: dict[str, Alert | None] = field(default_factory=dict)
+    services: dict[str, Service | None] = field(default_factory=dict)
+    cis: dict[str, ConfigurationItem | None] = field(default_factory=dict)
+    numbers: dict[int, str] = field(default_factory=dict)
+
+
+def integration_actor(integration: Integration) -> Actor:
+    return Actor(
+        user_id=integration.user_id,
+        name=f"integration {integration.name}",
+        role=Role.admin,
+        actor_type="integration",
+        channel="monitoring",
+    )
+
+
+def ingest(
+    session: Session, settings: Settings, integration: Integration, signal: Signal
+) -> Ingested:
+    """Record one signal and open, update or resolve what it concerns."""
+    return ingest_many(session, settings, integration, [signal])[0]
+
+
+def ingest_many(
+    session: Session,
+    settings: Settings,
+    integration: Integration,
+    signals: list[Signal],
+    *,
+    heard: bool = True,
+) -> list[Ingested]:
+    """Signals in order, reading the open alerts of all their keys in one query. `heard`:
+    the signals came from the integration (so its heartbeat is alive)."""
+    now = clock.now()
+    batch = _Batch()
+    keys = sorted({s.dedup_key for s in signals})
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        found = session.execute(
+            select(Alert, Incident.number)
+            .outerjoin(Incident, Incident.id == Alert.incident_id)
+            .where(Alert.integration_id == integration.id, Alert.open_key.in_(chunk))
+        ).all()
+        batch.alerts.update(dict.fromkeys(chunk))
+        for alert, number in found:
+            batch.alerts[alert.dedup_key] = alert
+            if alert.incident_id is not None and number is not None:
+                batch.numbers[alert.incident_id] = number
+    results = [_one(session, settings, integration, s, now, batch) for s in signals]
+    if not heard:
+        return results
+    if _heard(integration, now) and not any(s.dedup_key == HEARTBEAT_KEY for s in signals):
+        back = Signal(HEARTBEAT_KEY, EventAction.resolve, source="dutydesk")
+        batch.alerts.setdefault(HEARTBEAT_KEY, _open_alert(session, integration, HEARTBEAT_KEY))
+        _one(session, settings, integration, back, now, batch)
+    return results
+
+
+def _heard(integration: Integration, now: datetime) -> bool:
+    """Keep the heartbeat schedule; True when a missed heartbeat had fired (or never ran)."""
+    if not integration.heartbeat_seconds:
+        if integration.last_event_at is None or now - integration.last_event_at > timedelta(
+            seconds=60
+        ):
+            integration.last_event_at = now
+        return False
+    fired = integration.heartbeat_due_at is None
+    due = now + timedelta(seconds=integration.heartbeat_seconds)
+    stale = integration.last_event_at is None or now - integration.last_event_at >= timedelta(
+        seconds=1
+    )
+    if fired or stale:
+        integration.last_event_at = now
+        integration.heartbeat_due_at = due
+    return fired
+
+
+def _open_alert(session: Session, integration: Integration, key: str) -> Alert | None:
+    return session.scalar(
+        select(Alert).where(Alert.integration_id == integration.id, Alert.open_key == key)
+    )
+
+
+def _one(
+    session: Session,
+    settings: Settings,
+    integration: Integration,
+    signal: Signal,
+    now: datetime,
+    batch: _Batch,
+) -> Ingested:
+    key = signal.dedup_key
+    alert = batch.alerts.get(key)
+    if signal.action == EventAction.trigger:
+        if alert is not None:
+            alert.occurrences += 1
+            alert.last_seen_at = now
+            return Ingested(
+                Outcome.deduplicated, key, alert.id, _number(session, alert.incident_id, batch)
+            )
+        return _trigger(session, settings, integration, signal, now, batch)
+    if alert is None:  # PagerDuty: a late acknowledge/resolve of an unknown key is dropped
+        log.info(
+            "intake: %s of %r on %s ignored: no open alert",
+            signal.action,
+            key,
+            integration.name,
+        )
+        return Ingested(Outcome.ignored, key)
+    alert.occurrences += 1
+    alert.last_seen_at = now
+    actor = integration_actor(integration)
+    if signal.action == EventAction.acknowledge:
+        if alert.status == "triggered":
+            alert.status = "acknowledged"
+            alert.acknowledged_at = now
+            incident = _incident(session, alert.incident_id)
+            if incident is not None:
+                history.record(
+                    session,
+                    incident,
+                    actor,
+                    "alert_acknowledged",
+                    field=f"alert.{alert.id}",
+                    new={"dedup_key": key},
+                    rule_id="ALR-A",
+                )
+        return Ingested(
+            Outcome.acknowledged, key, alert.id, _number(session, alert.incident_id, batch)
+        )
+    return _resolve(session, settings, integration, alert, now, batch)
+
+
+def _trigger(
+    session: Session,
+    settings: Settings,
+    integration: Integration,
+    signal: Signal,
+    now: datetime,
+    batch: _Batch,
+) -> Ingested:
+    key = signal.dedup_key
+    service, ci = _catalog(session, integration, signal, batch)
+    previous = session.scalar(
+        select(Alert)
+        .where(Alert.integration_id == integration.id, Alert.dedup_key == key)
+        .order_by(Alert.id.desc())
+        .limit(1)
+    )
+    changes = [
+        *_recent(previous.state_changes if previous else [], now, integration),
+        now.isoformat(),
+    ]
+    alert = Alert(
+        integration_id=integration.id,
+        dedup_key=key,
+        open_key=key,
+        status="triggered",
+        severity=signal.severity,
+        summary=clip(signal.summary or key, 1024),
+        source=signal.source,
+        service_name=signal.service,
+        ci_name=signal.ci,
+        service_id=service.id if service else None,
+        ci_id=ci.id if ci else None,
+        labels=signal.labels,
+        links=signal.links,
+        payload=raw_text(signal.raw, settings.intake_payload_max_chars),
+        occurrences=1,
+        first_seen_at=now,
+        last_seen_at=now,
+        state_changes=changes,
+        flapping=len(changes) > integration.flap_changes,
+    )
+    try:
+        with session.begin_nested():
+            session.add(alert)
+            session.flush()
+    except IntegrityError:  # another process opened this key a moment ago: the same alert
+        existing = _open_alert(session, integration, key)
+        if existing is None:
+            raise
+        existing.occurrences += 1
+        existing.last_seen_at = now
+        batch.alerts[key] = existing
+        return Ingested(
+            Outcome.deduplicated, key, existing.id, _number(session, existing.incident_id, batch)
+        )
+    batch.alerts[key] = alert
+    window = _maintenance(session, integration, alert, now)
+    if window is not None:
+        alert.suppressed_by_id = window.id
+        return Ingested(Outcome.suppressed, key, alert.id)
+    actor = integration_actor(integration)
+    target = None
+    if alert.flapping and previous is not None:
+        target = _incident(session, previous.incident_id, open_only=True)
+    if target is None:
+        target = _correlated(session, integration, alert, now)
+    if target is not None:
+        alert.incident_id = target.id
+        history.record(
+            session,
+            target,
+            actor,
+            "alert_attached",
+            field=f"alert.{alert.id}",
+            new=_alert_view(alert),
+            reason="flapping" if alert.flapping else "same service/CI within the window",
+            rule_id="ALR-F" if alert.flapping else "ALR-C",
+        )
+        batch.numbers[target.id] = target.number
+        return Ingested(Outcome.correlated, key, alert.id, target.number)
+    incident = _open_incident(session, settings, integration, alert, service, ci)
+    if incident is None:
+        return Ingested(Outcome.created, key, alert.id)
+    batch.numbers[incident.id] = incident.number
+    return Ingested(Outcome.created, key, alert.id, incident.number)
+
+
+def _resolve(
+    session: Session,
+    settings: Settings,
+    integration: Integration,
+    alert: Alert,
+    now: datetime,
+    batch: _Batch,
+) -> Ingested:
+    key = alert.dedup_key
+    alert.status = "resolved"
+    alert.open_key = None
+    alert.resolved_at = now
+    changes = [*_recent(alert.state_changes, now, integration), now.isoformat()]
+    alert.state_changes = changes
+    alert.flapping = alert.flapping or len(changes) > integration.flap_changes
+    batch.alerts[key] = None
+    incident = _incident(session, alert.incident_id)
+    if incident is None:
+        return Ingested(Outcome.resolved, key, alert.id)
+    actor = integration_actor(integration)
+    history.record(
+        session,
+        incident,
+        actor,
+        "alert_resolved",
+        field=f"alert.{alert.id}",
+        new={"dedup_key": key, "flapping": alert.flapping},
+        rule_id="ALR-R",
+    )
+    if integration.auto_resolve and not alert.flapping:
+        resolve_if_quiet(session, settings, integration, incident)
+    return Ingested(Outcome.resolved, key, alert.id, incident.number)
+
+
+def resolve_if_quiet(
+    session: Session, settings: Settings, integration: Integration, incident: Incident
+) -> bool:
+    """Resolve an open incident once none of its alerts is open or flapping (ALR-AR)."""
+    if incident.state not in OPEN:
+        return False
+    session.flush()
+    still = session.scalar(
+        select(func.count())
+        .select_from(Alert)
+        .where(
+            Alert.incident_id == incident.id,
+            or_(Alert.open_key.is_not(None), Alert.flapping.is_(True)),
+        )
+    )
+    if still:
+        return False
+    total = session.scalar(
+        select(func.count()).select_from(Alert).where(Alert.incident_id == incident.id)
+    )
+    actions.perform_action(
+        session,
+        integration_actor(integration),
+        incident,
+        "resolve",
+        ActionRequest(
+            resolution_code="auto_resolved",
+            resolution_notes=f"All {total} alert(s) of this incident resolved at the source.",
+            is_workaround=False,
+            reason="ALR-AR: every alert resolved",
+        ),
+        settings=settings,
+    )
+    return True
+
+
+def _open_incident(
+    session: Session,
+    settings: Settings,
+    integration: Integration,
+    alert: Alert,
+    service: Service | None,
+    ci: ConfigurationItem | None,
+) -> Incident | None:
+    impact, urgency = _levels(integration, alert.severity)
+    ci_id = ci.id if ci is not None else None
+    if ci is not None and service is not None and ci.service_id not in (None, service.id):
+        ci_id = None  # the CI belongs elsewhere: keep it on the alert, not on the incident
+    data = IncidentCreate(
+        short_description=clip(alert.summary.strip() or alert.dedup_key, 200),
+        description=_description(alert),
+        channel=Channel.monitoring,
+        caller_id=integration.user_id,
+        customer_id=service.customer_id if service is not None else None,
+        service_id=service.id if service is not None else None,
+        ci_id=ci_id,
+        impact=impact,
+        urgency=urgency,
+        # A flapping key opens its incident without notifying anybody.
+        assignment_group_id=None if alert.flapping else integration.assignment_group_id,
+    )
+    actor = integration_actor(integration)
+    try:
+        with session.begin_nested():
+            incident = incidents.open_incident(session, actor, data, settings=settings)
+            session.flush()
+            alert.incident_id = incident.id
+            history.record(
+                session,
+                incident,
+                actor,
+                "alert_attached",
+                field=f"alert.{alert.id}",
+                new=_alert_view(alert),
+                reason="opened by the alert",
+                rule_id="ALR-1",
+            )
+    except DomainError as exc:  # e.g. a logging checklist the alert cannot satisfy
+        log.warning(
+            "intake: alert %s of %s kept without an incident: %s",
+            alert.dedup_key,
+            integration.name,
+            exc.detail,
+        )
+        return None
+    return incident
+
+
+def _levels(integration: Integration, severity: str) -> tuple[int, int]:
+    given = (integration.severity_map or {}).get(severity)
+    if isinstance(given, list) and len(given) == 2:
+        return int(given[0]), int(given[1])
+    return DEFAULT_LEVELS.get(severity, (3, 3))
+
+
+def _description(alert: Alert) -> str:
+    lines = [f"Alert {alert.dedup_key} ({alert.severity}) from {alert.source or 'monitoring'}."]
+    lines += [f"{k}: {v}" for k, v in sorted(alert.labels.items())[:40]]
+    lines += [f"Link: {link.get('href')}" for link in alert.links[:10]]
+    return "\n".join(lines)[:32_000]
+
+
+def _alert_view(alert: Alert) -> dict[str, Any]:
+    return {
+        "alert_id": alert.id,
+        "dedup_key": alert.dedup_key,
+        "severity": alert.severity,
+        "summary": alert.summary[:200],
+        "service": alert.service_name,
+        "ci": alert.ci_name,
+    }
+
+
+def _recent(changes: list[Any], now: datetime, integration: Integration) -> list[str]:
+    since = now - timedelta(seconds=integration.flap_window_seconds)
+    return [c for c in changes if isinstance(c, str) and datetime.fromisoformat(c) >= since]
+
+
+def _catalog(
+    session: Session, integration: Integration, signal: Signal, batch: _Batch
+) -> tuple[Service | None, ConfigurationItem | None]:
+    ci = None
+    if signal.ci:
+        if signal.ci not in batch.cis:
+            batch.cis[signal.ci] = session.scalar(
+                select(ConfigurationItem).where(ConfigurationItem.name == signal.ci)
+            )
+        ci = batch.cis[signal.ci]
+    service = None
+    if signal.service:
+        if signal.service not in batch.services:
+            batch.services[signal.service] = session.scalar(
+                select(Service).where(Service.name == signal.service)
+            )
+        service = batch.services[signal.service]
+    if service is None and ci is not None and ci.service_id is not None:
+        service = session.get(Service, ci.service_id)
+    if service is None and not signal.service and integration.service_id is not None:
+        service = session.get(Service, integration.service_id)
+    return service, ci
+
+
+def _maintenance(
+    session: Session, integration: Integration, alert: Alert, now: datetime
+) -> MaintenanceWindow | None:
+    scope: list[ColumnElement[bool]] = []
+    if alert.service_id is not None:
+        scope.append(MaintenanceWindow.service_id == alert.service_id)
+    if alert.ci_id is not None:
+        scope.append(MaintenanceWindow.ci_id == alert.ci_id)
+    if not scope:
+        return None
+    return session.scalar(
+        select(MaintenanceWindow)
+        .where(
+            MaintenanceWindow.ends_at > now,
+            MaintenanceWindow.starts_at <= now,
+            or_(*scope),
+            or_(
+                MaintenanceWindow.integration_id.is_(None),
+                MaintenanceWindow.integration_id == integration.id,
+            ),
+        )
+        .order_by(MaintenanceWindow.id)
+        .limit(1)
+    )
+
+
+def _correlated(
+    session: Session, integration: Integration, alert: Alert, now: datetime
+) -> Incident | None:
+    """The open incident born of alerts on the same CI/service within the window."""
+    if integration.correlation_seconds <= 0:
+        return None
+    same: list[ColumnElement[bool]] = []
+    if alert.ci_id is not None:
+        same.append(Alert.ci_id == alert.ci_id)
+    elif alert.ci_name:
+        same.append(Alert.ci_name == alert.ci_name)
+    if alert.service_id is not None:
+        same.append(Alert.service_id == alert.service_id)
+    elif alert.service_name:
+        same.append(Alert.service_name == alert.service_name)
+    if not same:
+        return None
+    since = now - timedelta(seconds=integration.correlation_seconds)
+    incident_id = session.scalar(
+        select(Alert.incident_id)
+        .join(Incident, Incident.id == Alert.incident_id)
+        .where(
+            or_(*same),
+            Alert.first_seen_at >= since,
+            Alert.id != alert.id,
+            Incident.state.in_(OPEN_STATES),
+        )
+        .order_by(Alert.id.desc())
+        .limit(1)
+    )
+    return _incident(session, incident_id)
+
+
+def _incident(
+    session: Session, incident_id: int | None, *, open_only: bool = False
+) -> Incident | None:
+    if incident_id is None:
+        return None
+    incident = session.get(Incident, incident_id, with_for_update=True)
+    if incident is None or (open_only and incident.state not in OPEN):
+        return None
+    return incident
+
+
+def _number(session: Session, incident_id: int | None, batch: _Batch) -> str | None:
+    if incident_id is None:
+        return None
+    if incident_id not in batch.numbers:
+        number = session.scalar(select(Incident.number).where(Incident.id == incident_id))
+        batch.numbers[incident_id] = number or ""
+    return batch.numbers[incident_id] or None
