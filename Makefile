@@ -54,6 +54,7 @@ bench: install
 	$(BIN)/python bench/sla_math.py
 	$(BIN)/python bench/worker.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/reports.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
