@@ -114,6 +114,16 @@ class Settings(BaseSettings):
         description="How long a claimed notification is reserved for the worker sending it; "
         "a worker killed mid-send leaves it to be retried after this.",
     )
+    weekly_report_weekday: int = Field(
+        1,
+        ge=1,
+        le=7,
+        description="ISO weekday (1 = Monday … 7 = Sunday) from which the weekly report of the "
+        "previous ISO week is mailed to its subscribers.",
+    )
+    weekly_report_hour_utc: int = Field(
+        7, ge=0, le=23, description="Hour (UTC) of that weekday from which the report is sent."
+    )
     # --- user confirmation and closure
     auto_close_business_days: int = Field(
         3,

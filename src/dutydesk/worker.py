@@ -57,6 +57,7 @@ def default_jobs() -> list[tuple[str, Job]]:
     from dutydesk.intake.jobs import check_due as check_intake
     from dutydesk.intake.mail.imap import poll_mailbox
     from dutydesk.notify import jobs as notify_jobs
+    from dutydesk.reports.jobs import send_weekly
     from dutydesk.sla.jobs import fire_due as fire_sla
 
     return [
@@ -65,6 +66,7 @@ def default_jobs() -> list[tuple[str, Job]]:
         ("auto_close", close_due),
         ("intake", check_intake),
         ("mail_in", poll_mailbox),
+        ("weekly_report", send_weekly),
         ("notify", notify_jobs.deliver_due),
     ]
 

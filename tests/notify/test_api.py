@@ -108,7 +108,10 @@ def test_templates_are_listed_overridden_previewed_and_reset(
 ) -> None:
     bob = cast.bob.headers
     listed = client.get(TEMPLATES, headers=bob).json()
-    assert len(listed) == 8 * 3 and not any(t["overridden"] for t in listed)
+    assert len(listed) == 8 * 3 + 1 and not any(t["overridden"] for t in listed)
+    assert [t["channel"] for t in listed if t["event"] == "weekly_report"] == ["email"]
+    report = client.post(f"{TEMPLATES}/weekly_report/email/preview", json={}, headers=bob)
+    assert report.status_code == 200 and not report.json()["subject"].startswith("[INC")
     assert {t["channel"] for t in listed} == {"email", "slack", "teams"}
     own = {"subject": "Yours: {{ incident.number }}", "body": "{{ actor }} → {{ incident.url }}"}
     r = client.put(f"{TEMPLATES}/assigned/email", json=own, headers=bob)

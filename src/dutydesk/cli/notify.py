@@ -33,7 +33,7 @@ from dutydesk.notify.schemas import (
     TemplateRead,
     TemplateWrite,
 )
-from dutydesk.notify.templates import EVENTS, TEMPLATE_CHANNELS
+from dutydesk.notify.templates import ALL_EVENTS, EVENTS, TEMPLATE_CHANNELS
 
 app = typer.Typer(help="Notification endpoints, templates and the outbox.", no_args_is_help=True)
 endpoint_app = typer.Typer(
@@ -171,8 +171,8 @@ def endpoint_delete(endpoint_id: Annotated[int, typer.Argument(help="Endpoint id
 
 def _pair(event: str, channel: str) -> None:
     """Checked here too: reading an unknown pair has no service to refuse it."""
-    if event not in EVENTS:
-        raise fail(f"unknown event {event!r}; events are {', '.join(EVENTS)}", BAD_INPUT)
+    if event not in ALL_EVENTS:
+        raise fail(f"unknown event {event!r}; events are {', '.join(ALL_EVENTS)}", BAD_INPUT)
     if channel not in TEMPLATE_CHANNELS:
         raise fail(
             f"channel {channel!r} has no template; channels are {', '.join(TEMPLATE_CHANNELS)}",

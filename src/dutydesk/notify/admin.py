@@ -221,7 +221,7 @@ def preview_template(
     context = templates.sample_context(
         event, base_url=settings.public_base_url, personal=channel == "email"
     )
-    tag = "[INC0000123] "
+    tag = "" if event in templates.REPORT_EVENTS else "[INC0000123] "  # reports: no incident
     if channel == "webhook":  # the subject of the e-mail; the payload without personal links
         personal = templates.sample_context(event, base_url=settings.public_base_url)
         email = templates.render("email", BUILTIN[(event, "email")], personal)

@@ -11,10 +11,27 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from dutydesk.access.policy import STAFF
 from dutydesk.kernel.errors import InvalidInput, NotFound
 from dutydesk.kernel.pagination import after_clause, decode_cursor, encode_cursor
-from dutydesk.models import Incident, Notification, NotifyEndpoint, NotifyPreference, NotifyTemplate
-from dutydesk.notify.templates import BUILTIN, EVENTS, TEMPLATE_CHANNELS, USER_CHANNELS
+from dutydesk.models import (
+    Incident,
+    Notification,
+    NotifyEndpoint,
+    NotifyPreference,
+    NotifyTemplate,
+    User,
+)
+from dutydesk.notify.templates import (
+    BUILTIN,
+    DEFAULT_OFF,
+    EVENTS,
+    REPORT_EVENTS,
+    TEMPLATE_CHANNELS,
+    USER_CHANNELS,
+)
+
+STAFF_ROLES = tuple(sorted(role.value for role in STAFF))
 
 STATES = ("pending", "sent", "dead", "cancelled")
 _OUTBOX_ORDER: list[tuple[InstrumentedAttribute[Any], bool]] = [(Notification.id, True)]
@@ -137,24 +154,30 @@ def list_templates(session: Session) -> list[TemplateView]:
     """Every (event, templated channel): the admin's override where there is one."""
     overrides = {(t.event, t.channel): t for t in session.scalars(select(NotifyTemplate)).all()}
     views = []
-    for event in EVENTS:
-        for channel in TEMPLATE_CHANNELS:
-            own = overrides.get((event, channel))
-            builtin = BUILTIN[(event, channel)]
-            views.append(
-                TemplateView(
-                    event,
-                    channel,
-                    own.subject if own else builtin.subject,
-                    own.body if own else builtin.body,
-                    own is not None,
-                    own.updated_at if own else None,
-                )
+    pairs = [(e, c) for e in EVENTS for c in TEMPLATE_CHANNELS]
+    pairs += [(e, "email") for e in REPORT_EVENTS]  # reports are mailed only
+    for event, channel in pairs:
+        own = overrides.get((event, channel))
+        builtin = BUILTIN[(event, channel)]
+        views.append(
+            TemplateView(
+                event,
+                channel,
+                own.subject if own else builtin.subject,
+                own.body if own else builtin.body,
+                own is not None,
+                own.updated_at if own else None,
             )
+        )
     return views
 
 
 def get_template_view(session: Session, event: str, channel: str) -> TemplateView:
+    if (event, channel) not in BUILTIN:
+        raise InvalidInput(
+            f"{event} messages are not sent on {channel}",
+            errors=[{"field": "channel", "msg": "no template for this event and channel"}],
+        )
     own = get_override(session, event, channel)
     builtin = BUILTIN[(event, channel)]
     if own is None:
@@ -171,16 +194,56 @@ class PreferenceView:
 
 
 def list_preferences(session: Session, user_id: int) -> list[PreferenceView]:
-    """Every (event, user channel) for the user: their choice, or the default (enabled)."""
+    """Every (event, user channel) for the user: their choice, or the default (enabled, but
+    off for DEFAULT_OFF events); staff also see the report events."""
     rows = session.scalars(select(NotifyPreference).where(NotifyPreference.user_id == user_id))
     chosen = {(p.event, p.channel): p.enabled for p in rows}
+    role = session.scalar(select(User.role).where(User.id == user_id))
+    events = EVENTS + (REPORT_EVENTS if role in STAFF_ROLES else ())
     return [
         PreferenceView(
-            event, channel, chosen.get((event, channel), True), (event, channel) not in chosen
+            event,
+            channel,
+            chosen.get((event, channel), event not in DEFAULT_OFF),
+            (event, channel) not in chosen,
         )
-        for event in EVENTS
+        for event in events
         for channel in USER_CHANNELS
     ]
+
+
+def opted_in(session: Session, user_ids: Sequence[int], event: str, channel: str) -> set[int]:
+    """The users who turned `event` on (what DEFAULT_OFF events need)."""
+    if not user_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(NotifyPreference.user_id).where(
+                NotifyPreference.user_id.in_(sorted(set(user_ids))),
+                NotifyPreference.event == event,
+                NotifyPreference.channel == channel,
+                NotifyPreference.enabled.is_(True),
+            )
+        )
+    )
+
+
+def subscribers(session: Session, event: str, channel: str = "email") -> list[int]:
+    """Ids of the active staff who turned `event` on, in id order."""
+    return list(
+        session.scalars(
+            select(User.id)
+            .join(NotifyPreference, NotifyPreference.user_id == User.id)
+            .where(
+                NotifyPreference.event == event,
+                NotifyPreference.channel == channel,
+                NotifyPreference.enabled.is_(True),
+                User.is_active.is_(True),
+                User.role.in_(STAFF_ROLES),
+            )
+            .order_by(User.id)
+        )
+    )
 
 
 def opted_out(session: Session, user_ids: Sequence[int], event: str, channel: str) -> set[int]:

@@ -118,7 +118,7 @@ class NotificationList(Output):
 
 
 class PreferenceWrite(Input):
-    event: Event
+    event: Event | Literal["weekly_report"]  # the report is for staff and off by default
     channel: Literal["email"]
     enabled: bool
 

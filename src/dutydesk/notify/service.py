@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dutydesk.access.policy import Actor, require_admin
+from dutydesk.access.policy import STAFF, Actor, Role, require_admin, system_actor
 from dutydesk.config import Settings
 from dutydesk.kernel import clock
 from dutydesk.kernel.errors import Conflict, Forbidden, InvalidInput
@@ -37,9 +37,12 @@ from dutydesk.models import (
 from dutydesk.notify import queries, templates
 from dutydesk.notify.channels.email import BadAddress, check_address
 from dutydesk.notify.templates import (
+    ALL_EVENTS,
     BUILTIN,
+    DEFAULT_OFF,
     EVENTS,
     PERSONAL_EXTRA,
+    REPORT_EVENTS,
     REQUIRED_EXTRA,
     USER_CHANNELS,
     Rendered,
@@ -306,6 +309,56 @@ def announce(
     return _insert_new(session, rows)
 
 
+REPORTER = system_actor(channel="worker", name="DutyDesk")
+
+
+def announce_report(
+    session: Session,
+    settings: Settings,
+    event: str,
+    *,
+    recipients: Iterable[int],
+    occurrence: str,
+    extra: Mapping[str, object] | None = None,
+) -> list[Notification]:
+    """Write the e-mails of one occurrence of a report event (about no incident); returns the
+    new rows. Only active staff with a usable address who turned the event on get one; no
+    endpoint does (the figures depend on who reads them). Dedupe key per user and occurrence
+    (e.g. the ISO week), so writing the same occurrence again writes nothing.
+    """
+    if event not in REPORT_EVENTS:
+        raise ValueError(f"unknown report event {event!r}")
+    public_extra, _ids = _split_extra(event, extra)
+    now = clock.now()
+    ids = list(dict.fromkeys(recipients))
+    subscribed = queries.opted_in(session, ids, event, "email")
+    context = {"incident": {}, "event": event, "actor": REPORTER.name, "extra": public_extra}
+    email = _render(queries.overrides_for(session, event), event, "email", context)
+    rows = []
+    for user in _mail_users(session, [i for i in ids if i in subscribed], event, REPORTER):
+        if user.role not in STAFF:
+            continue
+        rows.append(
+            Notification(
+                dedupe_key=_dedupe_key("report", event, occurrence, f"user{user.id}"),
+                incident_id=None,
+                event=event,
+                channel="email",
+                recipient=user.email,
+                recipient_user_id=user.id,
+                subject=email.subject,
+                body=email.body,
+                message_id=new_message_id(settings, "report"),
+                in_reply_to=None,
+                state="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+    return _insert_new(session, rows)
+
+
 def retry(session: Session, actor: Actor, notification_id: int) -> Notification:
     """Put a dead letter back in the queue with a fresh set of attempts (admins)."""
     require_admin(actor)
@@ -325,9 +378,11 @@ def retry(session: Session, actor: Actor, notification_id: int) -> Notification:
 
 
 def check_event(event: str, field: str = "event") -> None:
-    if event not in EVENTS:
+    # endpoints ("events") get incident events only; reports are mailed to subscribed staff
+    known = EVENTS if field == "events" else ALL_EVENTS
+    if event not in known:
         raise InvalidInput(
-            f"unknown event {event!r}; events are {', '.join(EVENTS)}",
+            f"unknown event {event!r}; events are {', '.join(known)}",
             errors=[{"field": field, "msg": "unknown event"}],
         )
 
@@ -350,7 +405,9 @@ def set_preference(
             f"users choose notifications on {', '.join(USER_CHANNELS)}, not {channel!r}",
             errors=[{"field": "channel", "msg": "unknown channel"}],
         )
-    people_queries.get_user(session, user_id)
+    user = people_queries.get_user(session, user_id)
+    if event in DEFAULT_OFF and enabled and Role(user.role) not in STAFF:
+        raise Forbidden(f"{event} is for staff; {user.username} cannot subscribe to it")
     found = session.get(NotifyPreference, (user_id, event, channel))
     if found is None:
         found = NotifyPreference(user_id=user_id, event=event, channel=channel, enabled=enabled)

@@ -36,6 +36,11 @@ EVENTS = (
     "resolved",
     "closed",
 )
+# Events about no incident, sent by e-mail only to the staff who subscribed (default off);
+# their context's `incident` is empty. Not in EVENTS, which lists the incident events.
+REPORT_EVENTS = ("weekly_report",)
+ALL_EVENTS = EVENTS + REPORT_EVENTS
+DEFAULT_OFF = REPORT_EVENTS  # a user receives these only after turning them on
 CHANNELS = ("email", "webhook", "slack", "teams")
 TEMPLATE_CHANNELS = ("email", "slack", "teams")  # webhook payloads are built in code
 ENDPOINT_KINDS = ("webhook", "slack", "teams")
@@ -52,6 +57,16 @@ REQUIRED_EXTRA: dict[str, tuple[str, ...]] = {
     "escalated": ("level",),
     "resolved": ("confirm_url", "reject_url"),
     "closed": ("survey_url",),
+    "weekly_report": (
+        "week",
+        "week_start",
+        "week_end",
+        "previous_week",
+        "recipient",
+        "figures",
+        "backlog",
+        "url",
+    ),
 }
 OPTIONAL_EXTRA: dict[str, tuple[str, ...]] = {
     "assigned": ("comment",),
@@ -62,6 +77,7 @@ OPTIONAL_EXTRA: dict[str, tuple[str, ...]] = {
     "escalated": ("comment", "clock"),
     "resolved": ("comment",),
     "closed": (),
+    "weekly_report": (),
 }
 # Signed single-use links meant for the requester alone: only their e-mail carries them;
 # chat messages and webhook payloads never do (a chat channel is read by many).
@@ -209,6 +225,8 @@ def render(channel: str, template: Template, context: Mapping[str, Any]) -> Rend
 def check(event: str, channel: str, template: Template, *, base_url: str) -> None:
     """Refuse a template that would fail for this event: rendered with every `extra` key the
     event may give, and with only those it must give."""
+    if (event, channel) not in BUILTIN:
+        raise TemplateProblem("body", None, f"{event} messages are not sent on {channel}")
     personal = channel == "email"
     for minimal in (False, True):
         context = sample_context(event, base_url=base_url, minimal=minimal, personal=personal)
@@ -260,6 +278,13 @@ def sample_context(
 ) -> dict[str, Any]:
     """A realistic context for previews and checks (minimal: only the required extra keys;
     personal=False: without the requester's links, as chat messages are rendered)."""
+    if event in REPORT_EVENTS:
+        return {
+            "incident": {},
+            "event": event,
+            "actor": "DutyDesk",
+            "extra": sample_report(base_url),
+        }
     extra = _sample_extra(event, base_url)
     keys = REQUIRED_EXTRA[event] + (() if minimal else OPTIONAL_EXTRA[event])
     if not personal:
@@ -269,6 +294,39 @@ def sample_context(
         "event": event,
         "actor": "Alice Agent",
         "extra": {k: extra[k] for k in keys},
+    }
+
+
+def sample_report(base_url: str) -> dict[str, Any]:
+    """The `extra` of a weekly report, as `dutydesk.reports.jobs` builds it."""
+
+    def figure(key: str, label: str, current: str, previous: str, change: str) -> dict[str, Any]:
+        return {
+            "key": key,
+            "label": label,
+            "current": current,
+            "previous": previous,
+            "change": change,
+            "current_value": None,
+            "previous_value": None,
+        }
+
+    return {
+        "week": "2026-W47",
+        "week_start": "2026-11-16",
+        "week_end": "2026-11-22",
+        "previous_week": "2026-W46",
+        "recipient": "Alice Agent",
+        "figures": [
+            figure("opened", "Incidents opened", "42", "38", "+4"),
+            figure("resolved", "Incidents resolved", "40", "41", "-1"),
+            figure("mtta_seconds", "Mean time to acknowledge", "18 min", "22 min", "-4 min"),
+            figure("mttr_seconds", "Mean time to resolve", "6 h 10 min", "7 h 02 min", "-52 min"),
+            figure("sla_response_met_rate", "Response SLA met", "95.0 %", "92.1 %", "+2.9 pp"),
+            figure("csat_mean", "Satisfaction (1-5)", "4.30", "-", "-"),
+        ],
+        "backlog": {"open": 17, "over_7d": 3, "oldest": "12 d 4 h"},
+        "url": base_url.rstrip("/") + "/reports",
     }
 
 
@@ -371,7 +429,26 @@ _CHAT_LEAD: dict[str, str] = {
     "sla_breached": "Was due {{ extra.clock.due|when }}.\n",
 }
 
-BUILTIN: dict[tuple[str, str], Template] = {}
+_ROW = '"%-30s %14s %14s %12s"|format('
+_REPORT_EMAIL = Template(
+    "Weekly report {{ extra.week }} ({{ extra.week_start }} to {{ extra.week_end }})",
+    "Hello {{ extra.recipient }},\n\n"
+    "these are the figures of week {{ extra.week }} ({{ extra.week_start }} to "
+    "{{ extra.week_end }}, UTC)\nfor the incidents you can see, with week "
+    "{{ extra.previous_week }} for comparison.\n\n"
+    "{{ " + _ROW + '"", "This week", "Previous", "Change") }}\n'
+    "{% for f in extra.figures %}{{ " + _ROW + "f.label, f.current, f.previous, f.change) }}\n"
+    "{% endfor %}\n"
+    "Backlog now: {{ extra.backlog.open }} open incidents, {{ extra.backlog.over_7d }} of them "
+    "opened more than 7 days ago"
+    "{% if extra.backlog.oldest %} (the oldest {{ extra.backlog.oldest }} ago){% endif %}.\n\n"
+    "Times, SLA and satisfaction are over the incidents opened in the week; resolved counts\n"
+    "the incidents resolved in it. The dashboard: {{ extra.url }}\n\n"
+    "--\nDutyDesk sent this report because you subscribed to it. You can unsubscribe in\n"
+    "your notification preferences (event weekly_report).\n",
+)
+
+BUILTIN: dict[tuple[str, str], Template] = {("weekly_report", "email"): _REPORT_EMAIL}
 for _event in EVENTS:
     BUILTIN[(_event, "email")] = _EMAIL[_event]
     for _chat in ("slack", "teams"):
