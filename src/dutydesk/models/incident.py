@@ -55,6 +55,7 @@ class Incident(Base):
         Index("ix_incident_customer_opened", "customer_id", "opened_at", "id"),
         Index("ix_incident_caller_opened", "caller_id", "opened_at", "id"),
         Index("ix_incident_assignee_opened", "assignee_id", "opened_at", "id"),
+        Index("ix_incident_resolved_at", "resolved_at"),  # reports: resolved per period
         Index(
             "ix_incident_auto_close",
             "auto_close_at",
