@@ -18,12 +18,12 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dutydesk.config import Settings
 from dutydesk.db import Database
 from dutydesk.escalation import service
+from dutydesk.kernel import schedule
 from dutydesk.models import Incident
 from dutydesk.worker import JobRun
 
@@ -31,24 +31,12 @@ log = logging.getLogger("dutydesk.escalation")
 
 
 def due_incidents(session: Session, now: datetime, limit: int) -> list[tuple[int, datetime]]:
-    """(id, escalation_check_at) of incidents due by `now`, oldest first; an index range scan."""
-    rows = session.execute(
-        select(Incident.id, Incident.escalation_check_at)
-        .where(Incident.escalation_check_at.is_not(None), Incident.escalation_check_at <= now)
-        .order_by(Incident.escalation_check_at, Incident.id)
-        .limit(limit)
-    ).all()
-    return [(ident, seen) for ident, seen in rows if seen is not None]
+    """(id, escalation_check_at) of the rows due by `now`, oldest first."""
+    return schedule.due(session, Incident.escalation_check_at, now, limit)
 
 
 def claim(session: Session, incident_id: int, seen: datetime) -> bool:
-    result = session.execute(
-        update(Incident)
-        .where(Incident.id == incident_id, Incident.escalation_check_at == seen)
-        .values(escalation_check_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    return getattr(result, "rowcount", 0) == 1
+    return schedule.claim(session, Incident.escalation_check_at, incident_id, seen)
 
 
 def fire_one(session: Session, settings: Settings, incident_id: int, now: datetime) -> int:

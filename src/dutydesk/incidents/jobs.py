@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dutydesk.access.policy import system_actor
@@ -19,6 +18,7 @@ from dutydesk.config import Settings
 from dutydesk.db import Database
 from dutydesk.incidents import changes, confirmation, notices
 from dutydesk.incidents.lifecycle import Action, Status
+from dutydesk.kernel import schedule
 from dutydesk.models import Incident
 from dutydesk.sla import service as sla
 from dutydesk.worker import JobRun
@@ -29,23 +29,12 @@ LATE_AFTER_SECONDS = 60.0  # closing later than this after the due time is flagg
 
 
 def due(session: Session, now: datetime, limit: int) -> list[tuple[int, datetime]]:
-    rows = session.execute(
-        select(Incident.id, Incident.auto_close_at)
-        .where(Incident.auto_close_at.is_not(None), Incident.auto_close_at <= now)
-        .order_by(Incident.auto_close_at)
-        .limit(limit)
-    ).all()
-    return [(ident, at) for ident, at in rows if at is not None]
+    """(id, auto_close_at) of the rows due by `now`, oldest first."""
+    return schedule.due(session, Incident.auto_close_at, now, limit)
 
 
 def claim(session: Session, incident_id: int, seen: datetime) -> bool:
-    result = session.execute(
-        update(Incident)
-        .where(Incident.id == incident_id, Incident.auto_close_at == seen)
-        .values(auto_close_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    return getattr(result, "rowcount", 0) == 1
+    return schedule.claim(session, Incident.auto_close_at, incident_id, seen)
 
 
 def close_one(

@@ -20,28 +20,18 @@ from dutydesk.config import Settings
 from dutydesk.db import Database
 from dutydesk.intake import service
 from dutydesk.intake.signals import EventAction, Signal
+from dutydesk.kernel import schedule
 from dutydesk.models import Alert, Incident, Integration
 from dutydesk.worker import JobRun
 
 
 def due_heartbeats(session: Session, now: datetime, limit: int) -> list[tuple[int, datetime]]:
-    rows = session.execute(
-        select(Integration.id, Integration.heartbeat_due_at)
-        .where(Integration.heartbeat_due_at.is_not(None), Integration.heartbeat_due_at <= now)
-        .order_by(Integration.heartbeat_due_at)
-        .limit(limit)
-    ).all()
-    return [(ident, seen) for ident, seen in rows if seen is not None]
+    """(id, heartbeat_due_at) of the rows due by `now`, oldest first."""
+    return schedule.due(session, Integration.heartbeat_due_at, now, limit)
 
 
 def claim(session: Session, integration_id: int, seen: datetime) -> bool:
-    result = session.execute(
-        update(Integration)
-        .where(Integration.id == integration_id, Integration.heartbeat_due_at == seen)
-        .values(heartbeat_due_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    return getattr(result, "rowcount", 0) == 1
+    return schedule.claim(session, Integration.heartbeat_due_at, integration_id, seen)
 
 
 def fire_heartbeat(

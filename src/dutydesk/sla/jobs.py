@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dutydesk.access.policy import system_actor
@@ -21,6 +20,7 @@ from dutydesk.config import Settings
 from dutydesk.db import Database
 from dutydesk.escalation import service as escalation
 from dutydesk.incidents import history
+from dutydesk.kernel import schedule
 from dutydesk.models import Incident, SlaClock
 from dutydesk.notify import service as notify
 from dutydesk.sla import policy as rules
@@ -32,24 +32,12 @@ ACTOR = system_actor(channel="worker", name="sla")
 
 
 def due_clocks(session: Session, now: datetime, limit: int) -> list[tuple[int, datetime]]:
-    """(id, next_check_at) of clocks due by `now`, oldest first; an index range scan."""
-    rows = session.execute(
-        select(SlaClock.id, SlaClock.next_check_at)
-        .where(SlaClock.next_check_at.is_not(None), SlaClock.next_check_at <= now)
-        .order_by(SlaClock.next_check_at)
-        .limit(limit)
-    ).all()
-    return [(ident, seen) for ident, seen in rows if seen is not None]
+    """(id, next_check_at) of the rows due by `now`, oldest first."""
+    return schedule.due(session, SlaClock.next_check_at, now, limit)
 
 
 def claim(session: Session, clock_id: int, seen: datetime) -> bool:
-    result = session.execute(
-        update(SlaClock)
-        .where(SlaClock.id == clock_id, SlaClock.next_check_at == seen)
-        .values(next_check_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    return getattr(result, "rowcount", 0) == 1
+    return schedule.claim(session, SlaClock.next_check_at, clock_id, seen)
 
 
 def fire_one(session: Session, settings: Settings, clock_id: int, now: datetime) -> float | None:
