@@ -89,6 +89,33 @@ class Settings(BaseSettings):
         description="Key signing the confirm/reject/survey links (at least 32 characters); "
         "when empty, the random key made when the database was created (setting table) is used.",
     )
+    # --- browser sign-in
+    session_idle_minutes: int = Field(
+        120, ge=1, description="A browser session ends after this many minutes without a request."
+    )
+    session_absolute_hours: int = Field(
+        12, ge=1, description="A browser session ends this many hours after sign-in, used or not."
+    )
+    cookie_secure: str = Field(
+        "auto",
+        description="Secure flag on the session and CSRF cookies: auto (when the request came "
+        "over HTTPS, or public_base_url is https), always, or never.",
+    )
+    password_reset_minutes: int = Field(
+        60, ge=5, description="How long an e-mailed password reset link can be used."
+    )
+    oidc_issuer: str = Field(
+        "",
+        description="OpenID Connect issuer URL for single sign-on (its "
+        "/.well-known/openid-configuration is read); empty: single sign-on is off.",
+    )
+    oidc_client_id: str = Field("", description="OpenID Connect client id.")
+    oidc_client_secret: str = Field("", description="OpenID Connect client secret.")
+    oidc_create_users: bool = Field(
+        True,
+        description="Create a requester account on first single sign-on of an unknown e-mail "
+        "address (false: only existing users, matched by e-mail, may sign in).",
+    )
     smtp_host: str = Field(
         "", description="SMTP server for outgoing mail; empty: mail is not sent."
     )
@@ -184,6 +211,13 @@ class Settings(BaseSettings):
     def _long_enough(cls, value: str) -> str:
         if value and len(value) < 32:
             raise ValueError("must be at least 32 characters (or empty to use the generated key)")
+        return value
+
+    @field_validator("cookie_secure")
+    @classmethod
+    def _secure_choice(cls, value: str) -> str:
+        if value not in ("auto", "always", "never"):
+            raise ValueError("must be auto, always or never")
         return value
 
 

@@ -35,8 +35,12 @@ from dutydesk.models.people import (
 )
 from dutydesk.models.sla import OlaPolicy, SlaCalendar, SlaClock, SlaPolicy
 from dutydesk.models.system import Counter, Setting, WorkerHeartbeat
+from dutydesk.models.web import PasswordReset, SavedFilter, WebSession
 
 __all__ = [
+    "PasswordReset",
+    "SavedFilter",
+    "WebSession",
     "AgentCustomer",
     "Alert",
     "ApiToken",

@@ -359,6 +359,41 @@ def announce_report(
     return _insert_new(session, rows)
 
 
+def send_account_mail(
+    session: Session,
+    settings: Settings,
+    user: User,
+    *,
+    event: str,
+    occurrence: str,
+    subject: str,
+    body: str,
+) -> list[Notification]:
+    """Queue one e-mail about a user's own account (a password reset link): fixed text written
+    by the caller, no template override (an admin template must not be able to reroute or
+    drop a reset link), no preference (the user asked for it). Deduped per occurrence."""
+    if not user.email or not user.is_active:
+        return []
+    now = clock.now()
+    row = Notification(
+        dedupe_key=_dedupe_key("account", event, occurrence, f"user{user.id}"),
+        incident_id=None,
+        event=event,
+        channel="email",
+        recipient=user.email,
+        recipient_user_id=user.id,
+        subject=subject,
+        body=body,
+        message_id=new_message_id(settings, "account"),
+        in_reply_to=None,
+        state="pending",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    return _insert_new(session, [row])
+
+
 def retry(session: Session, actor: Actor, notification_id: int) -> Notification:
     """Put a dead letter back in the queue with a fresh set of attempts (admins)."""
     require_admin(actor)

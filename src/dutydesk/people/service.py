@@ -29,7 +29,7 @@ from dutydesk.models import (
     SupportGroup,
     User,
 )
-from dutydesk.people import queries
+from dutydesk.people import queries, sessions
 from dutydesk.people.secrets import hash_password, hash_token, new_token, verify_password
 
 TIERS = ("l1", "l2", "l3", "supplier")
@@ -93,7 +93,8 @@ def set_role(session: Session, actor: Actor, user: User, role: str) -> User:
 
 
 def disable_user(session: Session, actor: Actor, user: User) -> User:
-    """A disabled user can no longer sign in, and every token of theirs stops working."""
+    """A disabled user can no longer sign in; every token and browser session of theirs stops
+    working."""
     require_admin(actor)
     now = clock.now()
     user.is_active = False
@@ -101,6 +102,7 @@ def disable_user(session: Session, actor: Actor, user: User) -> User:
     for token in queries.list_tokens(session, user.id):
         if token.revoked_at is None:
             token.revoked_at = now
+    sessions.end_all(session, user.id)
     return user
 
 
@@ -111,6 +113,7 @@ def change_password(session: Session, actor: Actor, user: User, password: str) -
         raise InvalidInput(f"the password needs at least {MIN_PASSWORD} characters")
     user.password_hash = hash_password(password)
     user.updated_at = clock.now()
+    sessions.end_all(session, user.id)  # every browser signed in as the user signs in afresh
     return user
 
 
