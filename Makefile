@@ -26,14 +26,7 @@ migrate: install
 	$(BIN)/dutydesk migrate
 
 test: install
-	$(MAKE) --no-print-directory test-sqlite
-	@if $(BIN)/python scripts/pg_reachable.py; then \
-		$(MAKE) --no-print-directory test-postgresql; \
-	elif [ "$$CI" = "true" ]; then \
-		echo "PostgreSQL is not reachable at $$DUTYDESK_TEST_PG_URL and CI=true: failing"; exit 1; \
-	else \
-		echo "PostgreSQL not reachable at $$DUTYDESK_TEST_PG_URL: skipped the PostgreSQL run"; \
-	fi
+	BIN=$(BIN) scripts/run_tests.sh $(PYTEST_ARGS)
 
 test-sqlite: install
 	$(BIN)/pytest --db=sqlite $(PYTEST_ARGS)

@@ -135,6 +135,7 @@ def two_thousand_overdue(fresh_db: Database) -> Iterator[Database]:
     yield fresh_db
 
 
+@pytest.mark.heavy
 def test_four_workers_fire_each_breach_exactly_once(two_thousand_overdue: Database) -> None:
     db = two_thousand_overdue
     env = _env(db, DUTYDESK_WORKER_BATCH="25")

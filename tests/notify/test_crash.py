@@ -115,6 +115,7 @@ def states(db: Database) -> Counter[str]:
         return Counter({state: n for state, n in rows})
 
 
+@pytest.mark.heavy
 def test_kill_9_during_delivery_loses_nothing_and_resends_with_the_same_message_id(
     fresh_db: Database, killing_inbox: KillingInbox, tmp_path: Path
 ) -> None:

@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from dutydesk.db import Database
@@ -35,6 +36,7 @@ def counts(db: Database) -> tuple[int, int, int]:
     return records, keys, incidents
 
 
+@pytest.mark.heavy
 def test_kill_9_during_imap_ingest_leaves_one_record_per_message(fresh_db: Database) -> None:
     make_cast(fresh_db)
     with tempfile.TemporaryDirectory(prefix="dutydesk-dovecot-") as tmp:
