@@ -73,7 +73,7 @@ def resume(session: Session, settings: Settings, token: str | None) -> Resumed |
     ).first()
     if row is None:
         return None
-    web, user = row.tuple()
+    web, user = row
     now = clock.now()
     idle = timedelta(minutes=settings.session_idle_minutes)
     if not user.is_active or now >= web.expires_at or now - web.last_seen_at >= idle:

@@ -4,9 +4,12 @@ header (the link pages send no referrer) keeps it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+STATIC_DIR = Path(__file__).parent.parent / "static"
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
