@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         version=__version__,
         openapi_url="/api/v1/openapi.json",
         docs_url="/api/v1/docs",
+        swagger_ui_oauth2_redirect_url="/api/v1/docs/oauth2-redirect",
         redoc_url=None,
     )
     app.state.runtime = runtime

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -106,13 +106,23 @@ def end_all(session: Session, user_id: int) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def prune(session: Session, settings: Settings) -> int:
+def prune(session: Session, settings: Settings, now: datetime | None = None) -> int:
     """Delete sessions that can no longer be used (the worker's housekeeping)."""
-    now = clock.now()
+    now = now or clock.now()
     idle_since = now - timedelta(minutes=settings.session_idle_minutes)
     result = session.execute(
         delete(WebSession)
         .where((WebSession.expires_at <= now) | (WebSession.last_seen_at <= idle_since))
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def prune_resets(session: Session, before: datetime) -> int:
+    """Delete password reset rows that expired before `before` (used or not)."""
+    result = session.execute(
+        delete(PasswordReset)
+        .where(PasswordReset.expires_at < before)
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)

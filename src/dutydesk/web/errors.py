@@ -48,8 +48,9 @@ def error_page(
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     context = {"heading": heading, "message": message, "errors": errors or []}
-    # a 500 leaves the app through Starlette's outermost middleware, past SecurityHeaders
-    all_headers = {**DEFAULTS, "Cache-Control": "no-store", **(headers or {})}
+    # a 500 leaves through Starlette's outermost middleware, past SecurityHeaders: add them
+    crash = DEFAULTS if status >= 500 else {}
+    all_headers = {**crash, "Cache-Control": "no-store", **(headers or {})}
     return render(request, None, "web/error.html", context, status=status, headers=all_headers)
 
 

@@ -23,10 +23,10 @@ async def start(request: Request) -> Response:
 @router.get("/queues", response_class=HTMLResponse)
 async def queues(request: Request, user: Staff) -> HTMLResponse:
     context = {"heading": "Queues", "text": "The agent workspace comes here."}
-    return render(request, user, "web/placeholder.html", context)
+    return render(request, user, "web/placeholder.html", context, block="content")
 
 
 @router.get("/portal", response_class=HTMLResponse)
 async def portal(request: Request, user: SignedIn) -> HTMLResponse:
     context = {"heading": "My requests", "text": "The self-service portal comes here."}
-    return render(request, user, "web/placeholder.html", context)
+    return render(request, user, "web/placeholder.html", context, block="content")

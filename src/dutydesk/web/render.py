@@ -144,8 +144,9 @@ def render(
         render_block = page.blocks[block]
         html = "".join(render_block(page.new_context(values)))
         if shown:
-            flash_block = page.blocks["flash"]
-            html += "".join(flash_block(page.new_context({**values, "oob_flash": True})))
+            base = environment.get_template("base.html")  # blocks of a child exclude its parent's
+            oob = base.new_context({**values, "oob_flash": True})
+            html += "".join(base.blocks["flash"](oob))
     else:
         html = page.render(values)
     response = HTMLResponse(html, status_code=status, headers=dict(headers or {}))
