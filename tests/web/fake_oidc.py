@@ -82,10 +82,13 @@ class FakeProvider:
             code: Annotated[str, Form()],
             code_verifier: Annotated[str, Form()],
             grant_type: Annotated[str, Form()],
+            client_id: Annotated[str, Form()] = "",
         ) -> JSONResponse:
             self.token_requests.append({"code": code, "grant_type": grant_type})
             expected = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
-            if request.headers.get("authorization") != f"Basic {expected}":
+            given = request.headers.get("authorization")
+            public = given is None and client_id == CLIENT_ID  # PKCE-only public client
+            if given != f"Basic {expected}" and not public:
                 return JSONResponse({"error": "invalid_client"}, 401)
             grant = self.grants.pop(code, None)
             digest = hashlib.sha256(code_verifier.encode()).digest()

@@ -168,6 +168,19 @@ def test_a_refused_code_or_an_error_from_the_provider_signs_nobody_in(
     assert denied.status_code == 403 and "dd_session" not in client.cookies
 
 
+def test_a_public_client_works_and_a_wrong_secret_is_refused(
+    client: TestClient, cast: Cast, sso: FakeProvider, settings: Settings
+) -> None:
+    settings.oidc_client_secret = ""  # a public client: PKCE only
+    params = start(client, sso)
+    assert back(client, sso.issue(params), params["state"]).status_code == 303
+    client.cookies.clear()
+    settings.oidc_client_secret = "not the secret"
+    params = start(client, sso)
+    refused = back(client, sso.issue(params), params["state"])
+    assert refused.status_code == 403 and "refused the authorization code" in refused.text
+
+
 def test_an_unreachable_provider_is_a_clear_error(
     client: TestClient, cast: Cast, settings: Settings
 ) -> None:

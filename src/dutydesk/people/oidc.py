@@ -14,7 +14,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 import httpx
 from joserfc import jwt
@@ -130,18 +130,22 @@ async def complete(settings: Settings, flow: Flow, *, state: str, code: str) -> 
         raise SsoError("the identity provider sent no authorization code", status=400)
     async with httpx.AsyncClient(timeout=TIMEOUT) as client:
         meta = await discover(settings, client)
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri(settings),
+            "code_verifier": flow.verifier,
+        }
+        # client_secret_basic (RFC 6749 §2.3.1: both parts form-encoded); a public client
+        # without a secret names itself in the form and relies on PKCE alone
+        auth = httpx.Auth()  # the base class adds nothing
+        if settings.oidc_client_secret:
+            client_id, secret = settings.oidc_client_id, settings.oidc_client_secret
+            auth = httpx.BasicAuth(quote_plus(client_id), quote_plus(secret))
+        else:
+            form["client_id"] = settings.oidc_client_id
         try:
-            response = await client.post(
-                str(meta["token_endpoint"]),
-                data={
-                    "grant_type": "authorization_code",
-                    "code": code,
-                    "redirect_uri": redirect_uri(settings),
-                    "code_verifier": flow.verifier,
-                    "client_id": settings.oidc_client_id,
-                },
-                auth=(settings.oidc_client_id, settings.oidc_client_secret),
-            )
+            response = await client.post(str(meta["token_endpoint"]), data=form, auth=auth)
             tokens = response.json()
         except (httpx.HTTPError, ValueError) as exc:
             raise SsoError("the identity provider could not be reached", status=502) from exc

@@ -12,7 +12,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 
-from dutydesk.web.context import CsrfRefused, SignInRequired
+from dutydesk.web.context import (
+    SESSION_COOKIE,
+    CsrfRefused,
+    SignInRequired,
+    clear_session_cookie,
+)
 from dutydesk.web.render import render
 from dutydesk.web.security import DEFAULTS
 
@@ -94,8 +99,13 @@ def install_web_errors(app: FastAPI) -> None:
     async def sign_in_required(request: Request, exc: SignInRequired) -> Response:
         target = f"/login?next={exc.next_url}" if exc.next_url not in ("", "/") else "/login"
         if request.headers.get("hx-request"):
-            return Response(status_code=200, headers={"HX-Redirect": target})
-        return Response(status_code=303, headers={"Location": target, "Cache-Control": "no-store"})
+            response = Response(status_code=200, headers={"HX-Redirect": target})
+        else:
+            response = Response(status_code=303, headers={"Location": target})
+        response.headers["Cache-Control"] = "no-store"
+        if SESSION_COOKIE in request.cookies:  # a dead session: forget its cookie
+            clear_session_cookie(response)
+        return response
 
     @app.exception_handler(CsrfRefused)
     async def csrf_refused(request: Request, _exc: CsrfRefused) -> Response:
