@@ -23,6 +23,7 @@ from dutydesk.intake.api import router as intake_router
 from dutydesk.intake.mail.api import router as mail_router
 from dutydesk.kernel.problems import RequestLimits, install_error_handlers
 from dutydesk.notify.api import router as notify_router
+from dutydesk.notify.web import router as notify_web
 from dutydesk.people.api import router as people_router
 from dutydesk.people.web import router as people_web
 from dutydesk.reports.api import router as reports_router
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(reports_router)
     app.include_router(home_web)
     app.include_router(people_web)
+    app.include_router(notify_web)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     metrics = Metrics(database)
     app.add_middleware(TimingMiddleware, metrics=metrics)

@@ -8,7 +8,7 @@ Forms used before sign-in carry the double-submit CSRF token (``check_anon_csrf`
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -173,6 +173,25 @@ async def reset(request: Request, token: str, password: Password, confirm: Passw
         return render(request, None, "people/reset.html", context, status=422, headers=PRIVATE)
     message = "Your password was changed. Sign in with the new one."
     return redirect(request, "/login", message=message)
+
+
+# ---------------------------------------------------------------- own account
+
+
+@router.get("/account", response_class=HTMLResponse)
+async def account_page(request: Request, user: SignedIn) -> HTMLResponse:
+    def work(session: Session, actor: Actor) -> dict[str, Any]:
+        assert actor.user_id is not None
+        account = queries.get_user(session, actor.user_id)
+        return {
+            "full_name": account.full_name,
+            "username": account.username,
+            "email": account.email,
+            "role": account.role.replace("_", " "),
+            "has_password": account.password_hash is not None,
+        }
+
+    return render(request, user, "people/account.html", {"profile": await user.read(work)})
 
 
 # ---------------------------------------------------------------- own password
