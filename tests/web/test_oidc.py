@@ -141,16 +141,16 @@ def test_a_broken_id_token_is_refused_and_writes_nothing(
 
 
 def test_a_wrong_state_or_another_browser_is_refused(
-    client: TestClient, browser: TestClient, cast: Cast, sso: FakeProvider, db: Database
+    client: TestClient, second: TestClient, cast: Cast, sso: FakeProvider, db: Database
 ) -> None:
     params = start(client, sso)
     before = row_counts(db)
     wrong = back(client, sso.issue(params), "not-the-state")
-    assert wrong.status_code == 403 and "does not belong to this browser" in wrong.text
-    elsewhere = back(browser, sso.issue(params), params["state"])  # no flow cookie there
+    assert wrong.status_code == 403 and "does not belong to this second" in wrong.text
+    elsewhere = back(second, sso.issue(params), params["state"])  # no flow cookie there
     assert elsewhere.status_code == 403 and "start again" in elsewhere.text
     assert row_counts(db) == before
-    assert "dd_session" not in client.cookies and "dd_session" not in browser.cookies
+    assert "dd_session" not in client.cookies and "dd_session" not in second.cookies
 
 
 def test_a_refused_code_or_an_error_from_the_provider_signs_nobody_in(

@@ -67,9 +67,9 @@ def test_every_address_gets_the_same_answer_and_only_accounts_get_mail(
 
 
 def test_a_reset_link_sets_the_password_once_and_ends_every_session(
-    client: TestClient, browser: TestClient, cast: Cast, db: Database
+    client: TestClient, second: TestClient, cast: Cast, db: Database
 ) -> None:
-    sign_in(browser, "alice")
+    sign_in(second, "alice")
     ask(client, "alice")
     path = link_of(reset_mails(db)[0])
     page = client.get(path)
@@ -83,7 +83,7 @@ def test_a_reset_link_sets_the_password_once_and_ends_every_session(
     done = choose(client, path, NEW)
     assert done.status_code == 303 and done.headers["location"] == "/login"
     assert "Your password was changed" in client.get("/login").text
-    assert browser.get("/queues", follow_redirects=False).status_code == 303
+    assert second.get("/queues", follow_redirects=False).status_code == 303
     sign_in(client, "alice", NEW)
     again = client.get(path)
     assert again.status_code == 410 and "used or has expired" in again.text

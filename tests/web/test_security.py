@@ -73,10 +73,10 @@ def test_the_route_table_is_walked() -> None:
 
 @pytest.mark.parametrize(("method", "path"), CHANGING)
 def test_every_state_changing_route_refuses_a_missing_or_wrong_csrf_token(
-    client: TestClient, browser: TestClient, cast: Cast, db: Database, method: str, path: str
+    client: TestClient, second: TestClient, cast: Cast, db: Database, method: str, path: str
 ) -> None:
     sign_in(client, "bob")  # an admin: only the token can be wrong
-    browser.get("/login")  # a visitor with a double-submit cookie
+    second.get("/login")  # a visitor with a double-submit cookie
     url = concrete(path)
     before = row_counts(db)
     attempts = [
@@ -85,8 +85,8 @@ def test_every_state_changing_route_refuses_a_missing_or_wrong_csrf_token(
         client.request(
             method, url, data=FORM, headers={"X-CSRF-Token": "forged"}, follow_redirects=False
         ),
-        browser.request(method, url, data=FORM, follow_redirects=False),
-        browser.request(method, url, data={**FORM, "csrf_token": "forged"}, follow_redirects=False),
+        second.request(method, url, data=FORM, follow_redirects=False),
+        second.request(method, url, data={**FORM, "csrf_token": "forged"}, follow_redirects=False),
     ]
     for response in attempts:
         if response.status_code == 303:  # a visitor on a signed-in route: sign in first

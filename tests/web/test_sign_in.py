@@ -93,16 +93,16 @@ def test_sign_in_is_rate_limited_per_account(
 
 
 def test_a_disabled_user_is_signed_out_and_cannot_sign_in(
-    client: TestClient, browser: TestClient, cast: Cast
+    client: TestClient, second: TestClient, cast: Cast
 ) -> None:
-    sign_in(browser, "alice")
-    assert browser.get("/queues").status_code == 200
+    sign_in(second, "alice")
+    assert second.get("/queues").status_code == 200
     r = client.patch(
         f"/api/v1/admin/users/{cast.alice.id}", json={"is_active": False}, headers=cast.bob.headers
     )
     assert r.status_code == 200
-    assert browser.get("/queues", follow_redirects=False).status_code == 303
-    refused = attempt(browser, "alice", PASSWORD)
+    assert second.get("/queues", follow_redirects=False).status_code == 303
+    refused = attempt(second, "alice", PASSWORD)
     assert refused.status_code == 400 and WRONG in refused.text
 
 
@@ -175,9 +175,9 @@ def test_a_session_ends_at_its_absolute_timeout_however_busy(
 
 
 def test_changing_the_password_ends_every_other_session(
-    client: TestClient, browser: TestClient, cast: Cast
+    client: TestClient, second: TestClient, cast: Cast
 ) -> None:
-    sign_in(browser, "alice")
+    sign_in(second, "alice")
     csrf = sign_in(client, "alice")
     new = "a new and longer secret"
     wrong = client.post(
@@ -190,26 +190,26 @@ def test_changing_the_password_ends_every_other_session(
         data={"csrf_token": csrf, "current": PASSWORD, "password": "short", "confirm": "short"},
     )
     assert short.status_code == 422 and "at least 10 characters" in short.text
-    assert browser.get("/queues").status_code == 200  # nothing changed yet
+    assert second.get("/queues").status_code == 200  # nothing changed yet
     done = client.post(
         "/account/password",
         data={"csrf_token": csrf, "current": PASSWORD, "password": new, "confirm": new},
     )
     assert done.status_code == 200 and "Your password was changed" in done.text
-    assert client.get("/queues").status_code == 200  # this browser got a fresh session
-    assert browser.get("/queues", follow_redirects=False).status_code == 303
-    assert attempt(browser, "alice", PASSWORD).status_code == 400
-    assert attempt(browser, "alice", new).status_code == 303
+    assert client.get("/queues").status_code == 200  # this second got a fresh session
+    assert second.get("/queues", follow_redirects=False).status_code == 303
+    assert attempt(second, "alice", PASSWORD).status_code == 400
+    assert attempt(second, "alice", new).status_code == 303
 
 
 @pytest.mark.parametrize("scheme", ["http", "https"])
 def test_cookies_are_httponly_samesite_and_secure_over_https(
     app: FastAPI, cast: Cast, scheme: str
 ) -> None:
-    with TestClient(app, base_url=f"{scheme}://testserver") as browser:
-        page = browser.get("/login")
+    with TestClient(app, base_url=f"{scheme}://testserver") as second:
+        page = second.get("/login")
         anon = page.headers["set-cookie"]
-        response = browser.post(
+        response = second.post(
             "/login",
             data={"login": "alice", "password": PASSWORD, "csrf_token": csrf_of(page.text)},
             follow_redirects=False,
