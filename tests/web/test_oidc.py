@@ -146,7 +146,7 @@ def test_a_wrong_state_or_another_browser_is_refused(
     params = start(client, sso)
     before = row_counts(db)
     wrong = back(client, sso.issue(params), "not-the-state")
-    assert wrong.status_code == 403 and "does not belong to this second" in wrong.text
+    assert wrong.status_code == 403 and "does not belong to this browser" in wrong.text
     elsewhere = back(second, sso.issue(params), params["state"])  # no flow cookie there
     assert elsewhere.status_code == 403 and "start again" in elsewhere.text
     assert row_counts(db) == before

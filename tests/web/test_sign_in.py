@@ -196,7 +196,7 @@ def test_changing_the_password_ends_every_other_session(
         data={"csrf_token": csrf, "current": PASSWORD, "password": new, "confirm": new},
     )
     assert done.status_code == 200 and "Your password was changed" in done.text
-    assert client.get("/queues").status_code == 200  # this second got a fresh session
+    assert client.get("/queues").status_code == 200  # this browser got a fresh session
     assert second.get("/queues", follow_redirects=False).status_code == 303
     assert attempt(second, "alice", PASSWORD).status_code == 400
     assert attempt(second, "alice", new).status_code == 303

@@ -135,7 +135,8 @@ def request_reset(session: Session, settings: Settings, login: str) -> bool:
     """Mail a reset link to the account named by user name or e-mail, if there is an active
     one with a password-capable address. Returns whether a mail was queued; the web page says
     the same thing either way, so nobody learns which addresses have accounts."""
-    from dutydesk.notify import service as notify  # notify depends on people, not back
+    # cycle: notify imports people (users, queries); people needs notify only for this mail
+    from dutydesk.notify import service as notify
 
     user = queries.find_user_for_login(session, login.strip()[:254])
     if user is None or not user.is_active or not user.email:
