@@ -38,6 +38,7 @@ def test_visitors_go_to_the_sign_in_page_and_staff_to_the_queues(
     assert client.get("/", follow_redirects=False).headers["location"] == "/queues"
     queues = client.get("/queues")
     assert queues.status_code == 200 and "Alice" in queues.text
+    assert queues.headers["cache-control"] == "no-store"
 
 
 def test_requesters_go_to_the_portal_and_may_not_open_the_queues(

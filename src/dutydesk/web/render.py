@@ -150,6 +150,8 @@ def render(
     else:
         html = page.render(values)
     response = HTMLResponse(html, status_code=status, headers=dict(headers or {}))
+    if user is not None and "cache-control" not in response.headers:
+        response.headers["Cache-Control"] = "no-store"  # no signed-in page from a cache
     if FLASH_COOKIE in request.cookies:
         response.delete_cookie(FLASH_COOKIE, path="/")
     if user is None:
