@@ -165,3 +165,13 @@ def test_user_text_is_escaped(client: TestClient, cast: Cast, db: Database) -> N
     page = client.get("/queues")
     assert "<script>alert" not in page.text
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page.text
+
+
+def test_htmx_requests_send_the_token_as_a_header(client: TestClient, cast: Cast) -> None:
+    csrf = sign_in(client, "alice")
+    page = client.get("/queues")
+    assert f"hx-headers='{{&#34;X-CSRF-Token&#34;: &#34;{csrf}&#34;}}'" in page.text
+    out = client.post("/logout", headers={"X-CSRF-Token": csrf, "HX-Request": "true"})
+    assert out.status_code == 200 and out.headers["hx-redirect"] == "/login"  # a full page
+    assert "You are signed out." in client.get("/login").text
+    assert client.get("/queues", follow_redirects=False).status_code == 303

@@ -56,7 +56,7 @@ def _login_page(
     return render(request, None, "people/login.html", context, status=status)
 
 
-def _signed_in(request: Request, token: str, target: str, message: str) -> RedirectResponse:
+def _signed_in(request: Request, token: str, target: str, message: str) -> Response:
     response = redirect(request, target, message=message)
     set_session_cookie(response, request, runtime_of(request).settings, token)
     return response

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
@@ -87,9 +87,7 @@ def pending_flashes(request: Request) -> list[Flash]:
     ][:5]
 
 
-def flash(
-    response: HTMLResponse | RedirectResponse, request: Request, kind: Kind, text: str
-) -> None:
+def flash(response: Response, request: Request, kind: Kind, text: str) -> None:
     """Show `text` on the next page this browser renders (a redirect's target)."""
     items = [[f.kind, f.text] for f in pending_flashes(request)] + [[kind, text[:500]]]
     response.set_cookie(
@@ -103,11 +101,14 @@ def flash(
     )
 
 
-def redirect(
-    request: Request, url: str, *, message: str = "", kind: Kind = "success"
-) -> RedirectResponse:
-    """303 to `url` (after a form POST), with an optional flash message for that page."""
-    response = RedirectResponse(url, status_code=303)
+def redirect(request: Request, url: str, *, message: str = "", kind: Kind = "success") -> Response:
+    """303 to `url` (after a form POST), with an optional flash message for that page; an
+    HTMX request is told to go there (``HX-Redirect``) instead of swapping the next page in."""
+    response: Response
+    if request.headers.get("hx-request") == "true":
+        response = Response(status_code=200, headers={"HX-Redirect": url})
+    else:
+        response = RedirectResponse(url, status_code=303)
     if message:
         flash(response, request, kind, message)
     return response
