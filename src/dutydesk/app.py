@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from dutydesk import __version__
@@ -22,19 +23,16 @@ from dutydesk.intake.api import router as intake_router
 from dutydesk.intake.mail.api import router as mail_router
 from dutydesk.kernel.problems import RequestLimits, install_error_handlers
 from dutydesk.notify.api import router as notify_router
+from dutydesk.notify.web import router as notify_web
 from dutydesk.people.api import router as people_router
+from dutydesk.people.web import router as people_web
 from dutydesk.reports.api import router as reports_router
 from dutydesk.reports.metrics import Metrics, TimingMiddleware
 from dutydesk.sla.api import router as sla_router
+from dutydesk.web.errors import install_web_errors
+from dutydesk.web.home import router as home_web
+from dutydesk.web.security import STATIC_DIR, SecurityHeaders
 from dutydesk.worker import Worker, health, run_in_thread
-
-LANDING = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>DutyDesk</title></head>
-<body><main><h1>DutyDesk</h1><p>Incident management for service desks and on-call engineers.</p>
-<ul><li><a href="/api/v1/docs">API reference</a></li>
-<li><a href="/api/v1/openapi.json">OpenAPI document</a></li>
-<li><a href="/healthz">Health</a></li></ul>
-</main></body></html>"""
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
@@ -60,10 +58,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         version=__version__,
         openapi_url="/api/v1/openapi.json",
         docs_url="/api/v1/docs",
+        swagger_ui_oauth2_redirect_url="/api/v1/docs/oauth2-redirect",
         redoc_url=None,
     )
     app.state.runtime = runtime
     install_error_handlers(app)
+    install_web_errors(app)  # web routes get HTML pages instead of problem details
     app.add_middleware(
         RequestLimits, max_body=settings.max_body_bytes, max_upload=settings.max_attachment_bytes
     )
@@ -78,8 +78,13 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(intake_router)
     app.include_router(mail_router)
     app.include_router(reports_router)
+    app.include_router(home_web)
+    app.include_router(people_web)
+    app.include_router(notify_web)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     metrics = Metrics(database)
     app.add_middleware(TimingMiddleware, metrics=metrics)
+    app.add_middleware(SecurityHeaders)
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> Response:
@@ -95,16 +100,5 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         except Exception as exc:
             return JSONResponse({"status": "unavailable", "database": str(type(exc).__name__)}, 503)
         return JSONResponse({"status": "ok", "version": __version__, "worker": health(database)})
-
-    @app.get("/", include_in_schema=False)
-    async def landing() -> HTMLResponse:
-        return HTMLResponse(
-            LANDING,
-            headers={
-                "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
-                "X-Frame-Options": "DENY",
-                "Referrer-Policy": "same-origin",
-            },
-        )
 
     return app

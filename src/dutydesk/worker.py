@@ -57,6 +57,7 @@ def default_jobs() -> list[tuple[str, Job]]:
     from dutydesk.intake.jobs import check_due as check_intake
     from dutydesk.intake.mail.imap import poll_mailbox
     from dutydesk.notify import jobs as notify_jobs
+    from dutydesk.people.jobs import prune_due as prune_web
     from dutydesk.reports.jobs import send_weekly
     from dutydesk.sla.jobs import fire_due as fire_sla
 
@@ -67,6 +68,7 @@ def default_jobs() -> list[tuple[str, Job]]:
         ("intake", check_intake),
         ("mail_in", poll_mailbox),
         ("weekly_report", send_weekly),
+        ("web_prune", prune_web),
         ("notify", notify_jobs.deliver_due),
     ]
 

@@ -22,6 +22,13 @@ from tests.factories import Cast, act, new_incident
 
 API = "/api/v1"
 MONDAY = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+CSRF = {"csrf_token": "test-double-submit-token-0123456789"}  # the form field = the cookie
+
+
+@pytest.fixture(autouse=True)
+def _csrf_cookie(client: TestClient) -> None:
+    """The link pages' forms carry the visitor's double-submit CSRF token."""
+    client.cookies.set("dd_csrf", CSRF["csrf_token"])
 
 
 def resolve(client: TestClient, cast: Cast, number: str, **extra: object) -> dict[str, object]:
@@ -124,7 +131,7 @@ def test_confirming_closes_once_and_sends_the_survey(
 ) -> None:
     number = resolved(client, cast)
     path, token = link_in(db, number, "resolved", "confirm")
-    r = client.post(path, data={"t": token, "answer": "confirm"})
+    r = client.post(path, data={**CSRF, "t": token, "answer": "confirm"})
     assert r.status_code == 200 and f"{number} is closed" in r.text
     found = incident(db, number)
     assert found.state == "closed" and found.closed_at is not None
@@ -132,7 +139,7 @@ def test_confirming_closes_once_and_sends_the_survey(
     closing = [e for e in events(db, number) if e.field == "state"][-1]
     assert closing.rule_id == "CNF-1" and closing.actor_id == cast.dave.id
     assert closing.channel == "link"
-    again = client.post(path, data={"t": token, "answer": "confirm"})
+    again = client.post(path, data={**CSRF, "t": token, "answer": "confirm"})
     assert again.status_code == 410 and "already used" in again.text
     assert client.get(path, params={"t": token}).status_code == 410
     survey_path, _ = link_in(db, number, "closed", "survey")
@@ -144,16 +151,17 @@ def test_rejecting_needs_a_reason_and_reopens_within_the_window(
 ) -> None:
     number = resolved(client, cast)
     path, token = link_in(db, number, "resolved", "reject")
-    blank = client.post(path, data={"t": token, "answer": "reject", "reason": "  "})
+    blank = client.post(path, data={**CSRF, "t": token, "answer": "reject", "reason": "  "})
     assert blank.status_code == 422 and "say what still does not work" in blank.text
     assert incident(db, number).state == "resolved"  # nothing written
-    r = client.post(path, data={"t": token, "answer": "reject", "reason": "still bounces"})
+    r = client.post(path, data={**CSRF, "t": token, "answer": "reject", "reason": "still bounces"})
     assert r.status_code == 200 and "open again" in r.text
     found = incident(db, number)
     assert found.state == "in_progress" and found.reopen_count == 1
     assert found.confirm_nonce is None and found.auto_close_at is None
     assert (
-        client.post(path, data={"t": token, "answer": "reject", "reason": "x"}).status_code == 410
+        client.post(path, data={**CSRF, "t": token, "answer": "reject", "reason": "x"}).status_code
+        == 410
     )
 
 
@@ -190,12 +198,14 @@ def test_forged_foreign_and_expired_links_are_refused(
         _, other_token = link_in(db, other, "resolved", "confirm")
         payload, _, signature = token.rpartition(".")
         forged = payload + "." + ("A" if signature[0] != "A" else "B") + signature[1:]
-        assert client.post(path, data={"t": forged}).status_code == 404
-        assert client.post(path, data={"t": other_token}).status_code == 404  # not this incident
+        assert client.post(path, data={**CSRF, "t": forged}).status_code == 404
+        assert (
+            client.post(path, data={**CSRF, "t": other_token}).status_code == 404
+        )  # not this incident
         r = client.post(f"{API}/links/survey", json={"number": number, "token": token, "rating": 5})
         assert r.status_code == 404  # a confirm link is no survey link
         advance(timedelta(days=settings.link_valid_days, seconds=1))
-        expired = client.post(path, data={"t": token, "answer": "confirm"})
+        expired = client.post(path, data={**CSRF, "t": token, "answer": "confirm"})
         assert expired.status_code == 410 and "expired" in expired.text
     assert incident(db, number).state == "resolved"
 
@@ -207,7 +217,7 @@ def test_a_disabled_caller_cannot_answer(client: TestClient, cast: Cast, db: Dat
         f"{API}/admin/users/{cast.dave.id}", json={"is_active": False}, headers=cast.bob.headers
     )
     assert r.status_code == 200, r.text
-    assert client.post(path, data={"t": token, "answer": "confirm"}).status_code == 403
+    assert client.post(path, data={**CSRF, "t": token, "answer": "confirm"}).status_code == 403
     assert incident(db, number).state == "resolved"
 
 
@@ -344,18 +354,20 @@ def test_auto_close_can_be_turned_off(
 def test_the_survey_link_records_one_rating(client: TestClient, cast: Cast, db: Database) -> None:
     number = resolved(client, cast)
     path, token = link_in(db, number, "resolved", "confirm")
-    client.post(path, data={"t": token, "answer": "confirm"})
+    client.post(path, data={**CSRF, "t": token, "answer": "confirm"})
     survey, survey_token = link_in(db, number, "closed", "survey")
     page = client.get(survey, params={"t": survey_token, "rating": 4})
     assert page.status_code == 200 and 'value="4" checked' in page.text
-    bad = client.post(survey, data={"t": survey_token, "rating": "9"})
+    bad = client.post(survey, data={**CSRF, "t": survey_token, "rating": "9"})
     assert bad.status_code == 422 and incident(db, number).csat_rating is None
-    r = client.post(survey, data={"t": survey_token, "rating": "4", "comment": "quick, thanks"})
+    r = client.post(
+        survey, data={**CSRF, "t": survey_token, "rating": "4", "comment": "quick, thanks"}
+    )
     assert r.status_code == 200 and "recorded" in r.text
     found = incident(db, number)
     assert (found.csat_rating, found.csat_comment) == (4, "quick, thanks")
     assert found.csat_at is not None
-    assert client.post(survey, data={"t": survey_token, "rating": "1"}).status_code == 410
+    assert client.post(survey, data={**CSRF, "t": survey_token, "rating": "1"}).status_code == 410
     assert incident(db, number).csat_rating == 4
     shown = client.get(f"{API}/incidents/{number}", headers=cast.alice.headers).json()
     assert shown["csat_rating"] == 4 and shown["csat_comment"] == "quick, thanks"

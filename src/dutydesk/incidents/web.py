@@ -8,35 +8,29 @@ never cached.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from dutydesk.access.deps import Api
 from dutydesk.incidents import by_link
 from dutydesk.incidents.confirmation import Purpose, check_link
 from dutydesk.kernel.errors import DomainError
+from dutydesk.web.context import check_anon_csrf
+from dutydesk.web.render import render
 
-router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
-HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-    "X-Frame-Options": "DENY",
-}
+# The answer forms carry the visitor's double-submit CSRF token besides the signed link.
+router = APIRouter(include_in_schema=False, dependencies=[Depends(check_anon_csrf)])
+HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}  # the token is in the URL
 Token = Annotated[str, Query(alias="t", max_length=1000)]
 FormToken = Annotated[str, Form(alias="t", max_length=1000)]
 
 
 def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, context, status_code=status, headers=HEADERS)
+    return render(request, None, name, context, status=status, headers=HEADERS)
 
 
 def _failure(request: Request, exc: DomainError, heading: str) -> HTMLResponse:

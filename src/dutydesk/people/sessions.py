@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -73,7 +73,7 @@ def resume(session: Session, settings: Settings, token: str | None) -> Resumed |
     ).first()
     if row is None:
         return None
-    web, user = row.tuple()
+    web, user = row
     now = clock.now()
     idle = timedelta(minutes=settings.session_idle_minutes)
     if not user.is_active or now >= web.expires_at or now - web.last_seen_at >= idle:
@@ -106,13 +106,23 @@ def end_all(session: Session, user_id: int) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def prune(session: Session, settings: Settings) -> int:
+def prune(session: Session, settings: Settings, now: datetime | None = None) -> int:
     """Delete sessions that can no longer be used (the worker's housekeeping)."""
-    now = clock.now()
+    now = now or clock.now()
     idle_since = now - timedelta(minutes=settings.session_idle_minutes)
     result = session.execute(
         delete(WebSession)
         .where((WebSession.expires_at <= now) | (WebSession.last_seen_at <= idle_since))
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def prune_resets(session: Session, before: datetime) -> int:
+    """Delete password reset rows that expired before `before` (used or not)."""
+    result = session.execute(
+        delete(PasswordReset)
+        .where(PasswordReset.expires_at < before)
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
@@ -125,7 +135,8 @@ def request_reset(session: Session, settings: Settings, login: str) -> bool:
     """Mail a reset link to the account named by user name or e-mail, if there is an active
     one with a password-capable address. Returns whether a mail was queued; the web page says
     the same thing either way, so nobody learns which addresses have accounts."""
-    from dutydesk.notify import service as notify  # notify depends on people, not back
+    # cycle: notify imports people (users, queries); people needs notify only for this mail
+    from dutydesk.notify import service as notify
 
     user = queries.find_user_for_login(session, login.strip()[:254])
     if user is None or not user.is_active or not user.email:

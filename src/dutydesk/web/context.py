@@ -53,6 +53,22 @@ def runtime_of(request: Request) -> Runtime:
     return runtime
 
 
+async def anonymous_read(request: Request, fn: Callable[[Session], T]) -> T:
+    """Database reads of a page used before sign-in, in a worker thread."""
+    runtime = runtime_of(request)
+
+    def run() -> T:
+        with runtime.db.unit_of_work(write=False) as session:
+            return fn(session)
+
+    return await anyio.to_thread.run_sync(run)
+
+
+async def anonymous_write(request: Request, fn: Callable[[Session], T]) -> T:
+    """A write before sign-in (a sign-in attempt, a reset): one transaction, group-committed."""
+    return await runtime_of(request).writes().run(fn)
+
+
 def cookie_secure(request: Request, settings: Settings) -> bool:
     if settings.cookie_secure == "always":
         return True
@@ -61,7 +77,9 @@ def cookie_secure(request: Request, settings: Settings) -> bool:
     return request.url.scheme == "https" or settings.public_base_url.startswith("https://")
 
 
-def set_session_cookie(response: Response, request: Request, settings: Settings, token: str) -> None:
+def set_session_cookie(
+    response: Response, request: Request, settings: Settings, token: str
+) -> None:
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -149,7 +167,9 @@ class WebUser:
         return await self.runtime.writes().run(job)
 
 
-def _resolve(runtime: Runtime, token: str, request_id: str) -> tuple[sessions.Resumed, Actor] | None:
+def _resolve(
+    runtime: Runtime, token: str, request_id: str
+) -> tuple[sessions.Resumed, Actor] | None:
     with runtime.db.unit_of_work(write=False) as session:
         resumed = sessions.resume(session, runtime.settings, token)
         if resumed is None:
@@ -162,28 +182,35 @@ def _resolve(runtime: Runtime, token: str, request_id: str) -> tuple[sessions.Re
     return resumed, actor
 
 
+def safe_next(value: str | None) -> str:
+    """A same-site path to go to after sign-in; anything else (another host, a scheme,
+    backslashes or control characters that browsers may read as one) is the start page."""
+    if not value or len(value) > 2000 or not value.startswith("/"):
+        return "/"
+    if value.startswith(("//", "/\\")) or "\\" in value or any(ord(c) < 32 for c in value):
+        return "/"
+    return value
+
+
 def _next_of(request: Request) -> str:
     path = request.url.path
     if request.method not in SAFE_METHODS or request.headers.get("hx-request"):
         path = request.headers.get("hx-current-url", "") or "/"
         path = "/" + path.split("://", 1)[-1].split("/", 1)[-1] if "://" in path else path
     query = f"?{request.url.query}" if request.url.query and request.method == "GET" else ""
-    return quote(path + query, safe="/?=&")
+    return quote(path + query, safe="/")
 
 
-async def signed_in(request: Request) -> WebUser:
-    """Dependency: the signed-in user, with the CSRF token checked on state-changing requests."""
+async def current_user(request: Request) -> WebUser | None:
+    """The signed-in user of a browser, or None (no CSRF check: for pages that also serve
+    visitors, such as the start and sign-in pages)."""
     runtime = runtime_of(request)
     token = request.cookies.get(SESSION_COOKIE, "")
     rid = getattr(request.state, "request_id", None) or request_id_of(request)
     found = await anyio.to_thread.run_sync(_resolve, runtime, token, rid) if token else None
     if found is None:
-        raise SignInRequired(_next_of(request))
+        return None
     resumed, actor = found
-    if request.method not in SAFE_METHODS and not _same(
-        await submitted_csrf(request), resumed.csrf_token
-    ):
-        raise CsrfRefused()
     return WebUser(
         runtime=runtime,
         request=request,
@@ -194,6 +221,18 @@ async def signed_in(request: Request) -> WebUser:
         display_name=resumed.user.full_name or resumed.user.username,
         email=resumed.user.email,
     )
+
+
+async def signed_in(request: Request) -> WebUser:
+    """Dependency: the signed-in user, with the CSRF token checked on state-changing requests."""
+    user = await current_user(request)
+    if user is None:
+        raise SignInRequired(_next_of(request))
+    if request.method not in SAFE_METHODS and not _same(
+        await submitted_csrf(request), user.csrf_token
+    ):
+        raise CsrfRefused()
+    return user
 
 
 async def staff(user: Annotated[WebUser, Depends(signed_in)]) -> WebUser:

@@ -4,14 +4,25 @@ header (the link pages send no referrer) keeps it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+STATIC_DIR = Path(__file__).parent.parent / "static"
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
+# The API reference (FastAPI's Swagger UI) loads its bundle from a CDN and starts it with an
+# inline script: it gets its own, looser policy; no page of the web UI does.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+DOCS_PATHS = frozenset({"/api/v1/docs", "/api/v1/docs/oauth2-redirect"})
 DEFAULTS = {
     "content-security-policy": CSP,
     "x-content-type-options": "nosniff",
@@ -34,6 +45,8 @@ class SecurityHeaders:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
+                if scope.get("path") in DOCS_PATHS and "content-security-policy" not in headers:
+                    headers["content-security-policy"] = DOCS_CSP
                 for name, value in DEFAULTS.items():
                     if name not in headers:
                         headers[name] = value
