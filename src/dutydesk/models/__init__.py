@@ -33,14 +33,17 @@ from dutydesk.models.people import (
     SupportGroup,
     User,
 )
+from dutydesk.models.routing import (
+    GroupRouting,
+    RoutingRule,
+    ServiceRequest,
+    ServiceRequestEvent,
+)
 from dutydesk.models.sla import OlaPolicy, SlaCalendar, SlaClock, SlaPolicy
 from dutydesk.models.system import Counter, Setting, WorkerHeartbeat
 from dutydesk.models.web import PasswordReset, SavedFilter, WebSession
 
 __all__ = [
-    "PasswordReset",
-    "SavedFilter",
-    "WebSession",
     "AgentCustomer",
     "Alert",
     "ApiToken",
@@ -55,6 +58,7 @@ __all__ = [
     "EscalationPath",
     "EscalationStep",
     "GroupMember",
+    "GroupRouting",
     "IdempotencyRecord",
     "Incident",
     "IncidentEscalation",
@@ -72,12 +76,18 @@ __all__ = [
     "NotifyPreference",
     "NotifyTemplate",
     "OlaPolicy",
+    "PasswordReset",
+    "RoutingRule",
+    "SavedFilter",
     "Service",
+    "ServiceRequest",
+    "ServiceRequestEvent",
     "Setting",
     "SlaCalendar",
     "SlaClock",
     "SlaPolicy",
     "SupportGroup",
     "User",
+    "WebSession",
     "WorkerHeartbeat",
 ]
