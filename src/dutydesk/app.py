@@ -25,6 +25,7 @@ from dutydesk.notify.api import router as notify_router
 from dutydesk.people.api import router as people_router
 from dutydesk.reports.api import router as reports_router
 from dutydesk.reports.metrics import Metrics, TimingMiddleware
+from dutydesk.routing.api import router as routing_router
 from dutydesk.sla.api import router as sla_router
 from dutydesk.worker import Worker, health, run_in_thread
 
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(intake_router)
     app.include_router(mail_router)
     app.include_router(reports_router)
+    app.include_router(routing_router)
     metrics = Metrics(database)
     app.add_middleware(TimingMiddleware, metrics=metrics)
 

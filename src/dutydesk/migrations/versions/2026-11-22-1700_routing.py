@@ -83,7 +83,9 @@ def upgrade() -> None:
         sa.Column("closed_at", stamp, nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["assignee_id"], ["user_account.id"], name=op.f("fk_service_request_assignee_id_user_account")
+            ["assignee_id"],
+            ["user_account.id"],
+            name=op.f("fk_service_request_assignee_id_user_account"),
         ),
         sa.ForeignKeyConstraint(
             ["assignment_group_id"],
@@ -91,7 +93,9 @@ def upgrade() -> None:
             name=op.f("fk_service_request_assignment_group_id_support_group"),
         ),
         sa.ForeignKeyConstraint(
-            ["caller_id"], ["user_account.id"], name=op.f("fk_service_request_caller_id_user_account")
+            ["caller_id"],
+            ["user_account.id"],
+            name=op.f("fk_service_request_caller_id_user_account"),
         ),
         sa.ForeignKeyConstraint(
             ["category_id"], ["category.id"], name=op.f("fk_service_request_category_id_category")
@@ -171,9 +175,7 @@ def upgrade() -> None:
     with op.batch_alter_table("incident", schema=None) as batch_op:
         batch_op.add_column(sa.Column("tags", sa.JSON(), nullable=True))
         batch_op.add_column(
-            sa.Column(
-                "is_service_request", sa.Boolean(), nullable=False, server_default=sa.false()
-            )
+            sa.Column("is_service_request", sa.Boolean(), nullable=False, server_default=sa.false())
         )
 
 

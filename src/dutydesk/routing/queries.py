@@ -1,0 +1,149 @@
+"""Routing reads: the rules in order, a group's strategy, members' loads, service requests."""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, func, or_, select, true
+from sqlalchemy.orm import Session
+
+from dutydesk.access.policy import SEES_EVERYTHING, Actor, Role
+from dutydesk.incidents.lifecycle import OPEN
+from dutydesk.kernel.errors import NotFound
+from dutydesk.models import (
+    GroupMember,
+    GroupRouting,
+    Incident,
+    RoutingRule,
+    ServiceRequest,
+    ServiceRequestEvent,
+    User,
+)
+from dutydesk.routing import strategies
+
+RULES = "dutydesk.routing.rules"  # session.info cache of the active rules, per transaction
+
+
+def list_rules(session: Session) -> list[RoutingRule]:
+    return list(session.scalars(select(RoutingRule).order_by(RoutingRule.position, RoutingRule.id)))
+
+
+def active_rules(session: Session) -> list[RoutingRule]:
+    """The active rules in order, read once per transaction (rule writes forget them)."""
+    cached: list[RoutingRule] | None = session.info.get(RULES)
+    if cached is None:
+        cached = [r for r in list_rules(session) if r.is_active]
+        session.info[RULES] = cached
+    return cached
+
+
+def forget_rules(session: Session) -> None:
+    session.info.pop(RULES, None)
+
+
+def get_rule(session: Session, rule_id: int) -> RoutingRule:
+    rule = session.get(RoutingRule, rule_id)
+    if rule is None:
+        raise NotFound(f"routing rule {rule_id} not found")
+    return rule
+
+
+def get_group_routing(
+    session: Session, group_id: int, *, for_update: bool = False
+) -> GroupRouting | None:
+    query = select(GroupRouting).where(GroupRouting.group_id == group_id)
+    if for_update:  # PostgreSQL: concurrent creations take turns; SQLite has one writer
+        query = query.with_for_update()
+    return session.scalar(query)
+
+
+def available_members(session: Session, group_id: int) -> list[int]:
+    """Active, available staff members of the group, by user id."""
+    query = (
+        select(User.id)
+        .join(GroupMember, GroupMember.user_id == User.id)
+        .where(
+            GroupMember.group_id == group_id,
+            User.is_active.is_(True),
+            User.is_available.is_(True),
+            User.role != Role.requester.value,
+        )
+        .order_by(User.id)
+    )
+    return list(session.scalars(query))
+
+
+def member_loads(session: Session, user_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """Each user's (priority-weighted, plain) count of open incidents assigned to them."""
+    loads = {user_id: [0, 0] for user_id in user_ids}  # members with nothing count too
+    rows = session.execute(
+        select(Incident.assignee_id, Incident.priority, func.count())
+        .where(Incident.assignee_id.in_(user_ids), Incident.state.in_(sorted(OPEN)))
+        .group_by(Incident.assignee_id, Incident.priority)
+    )
+    for user_id, priority, count in rows:
+        if user_id is None:
+            continue
+        loads[user_id][0] += strategies.weight(priority) * count
+        loads[user_id][1] += count
+    return {u: (w, c) for u, (w, c) in loads.items()}
+
+
+# ----------------------------------------------------------------- service requests
+
+
+def request_visibility(actor: Actor) -> object:
+    """Like incidents: staff see what the incident rule lets them; requesters their own."""
+    req = ServiceRequest
+    if actor.role in SEES_EVERYTHING:
+        return true()
+    if actor.role == Role.agent:
+        return or_(
+            req.assignment_group_id.in_(sorted(actor.group_ids)),
+            req.customer_id.in_(sorted(actor.served_customer_ids)),
+            req.assignee_id == actor.user_id,
+            req.opened_by_id == actor.user_id,
+            and_(req.customer_id.is_(None), req.assignment_group_id.is_(None)),
+        )
+    own = or_(req.caller_id == actor.user_id, req.opened_by_id == actor.user_id)
+    if actor.customer_shares and actor.customer_id is not None:
+        return or_(own, req.customer_id == actor.customer_id)
+    return own
+
+
+def get_request_for(
+    session: Session, actor: Actor, number: str, *, for_update: bool = False
+) -> ServiceRequest:
+    query = select(ServiceRequest).where(
+        ServiceRequest.number == number,
+        request_visibility(actor),  # type: ignore[arg-type]
+    )
+    if for_update:
+        query = query.with_for_update()
+    found = session.scalar(query)
+    if found is None:
+        raise NotFound(f"service request {number} not found")
+    return found
+
+
+def list_requests(
+    session: Session, actor: Actor, *, state: str | None, limit: int, after_id: int | None
+) -> list[ServiceRequest]:
+    query = select(ServiceRequest).where(request_visibility(actor))  # type: ignore[arg-type]
+    if state is not None:
+        query = query.where(ServiceRequest.state == state)
+    if after_id is not None:
+        query = query.where(ServiceRequest.id < after_id)
+    return list(session.scalars(query.order_by(ServiceRequest.id.desc()).limit(limit)))
+
+
+def request_of_incident(session: Session, incident_id: int) -> ServiceRequest | None:
+    return session.scalar(select(ServiceRequest).where(ServiceRequest.incident_id == incident_id))
+
+
+def list_request_events(session: Session, request: ServiceRequest) -> list[ServiceRequestEvent]:
+    return list(
+        session.scalars(
+            select(ServiceRequestEvent)
+            .where(ServiceRequestEvent.request_id == request.id)
+            .order_by(ServiceRequestEvent.seq)
+        )
+    )
