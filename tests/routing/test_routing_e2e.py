@@ -135,18 +135,7 @@ def test_imported_history_is_not_routed(db: Database, cast: Cast, settings: Sett
         routing.create_rule(
             s,
             system_actor(),
-            routing.RuleFields(
-                name="All",
-                description="",
-                match="all",
-                conditions=[],
-                actions=[{"type": "add_tags", "value": ["x"]}],
-                is_active=True,
-                on_create=True,
-                on_update=False,
-                stop=False,
-                position=None,
-            ),
+            routing.RuleFields(name="All", actions=[{"type": "add_tags", "value": ["x"]}]),
         )
         importer = Actor(None, "import", Role.admin, actor_type="import", channel="import")
         made = incidents.open_incident(

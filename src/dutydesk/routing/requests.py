@@ -36,6 +36,32 @@ from dutydesk.routing.request_lifecycle import (
 from dutydesk.sla import service as sla
 
 CONVERT_RULE = "REQ-CNV"
+COPIED_FIELDS = (
+    "short_description",
+    "description",
+    "caller_id",
+    "customer_id",
+    "service_id",
+    "ci_id",
+    "category_id",
+    "subcategory_id",
+    "priority",
+    "assignment_group_id",
+    "assignee_id",
+)
+CARRIED_EVENT_FIELDS = (
+    "at",
+    "actor_id",
+    "actor_name",
+    "actor_type",
+    "channel",
+    "kind",
+    "field",
+    "old",
+    "new",
+    "reason",
+    "rule_id",
+)
 FLAG_RULE = "REQ-FLG"
 
 
@@ -104,21 +130,11 @@ def convert_to_request(
     request = ServiceRequest(
         number=number,
         incident_id=incident.id,
-        short_description=incident.short_description,
-        description=incident.description,
-        caller_id=incident.caller_id,
         opened_by_id=actor.user_id,
-        customer_id=incident.customer_id,
-        service_id=incident.service_id,
-        ci_id=incident.ci_id,
-        category_id=incident.category_id,
-        subcategory_id=incident.subcategory_id,
-        priority=incident.priority,
-        assignment_group_id=incident.assignment_group_id,
-        assignee_id=incident.assignee_id,
         state=RequestStatus.new.value,
         opened_at=now,
         updated_at=now,
+        **{name: getattr(incident, name) for name in COPIED_FIELDS},
     )
     session.add(request)
     why = reason or "logged as an incident, but it is a service request"
@@ -179,20 +195,10 @@ def _carry_history(
             ServiceRequestEvent(
                 request_id=request.id,
                 seq=seq,
-                at=event.at,
-                actor_id=event.actor_id,
-                actor_name=event.actor_name,
-                actor_type=event.actor_type,
-                channel=event.channel,
-                kind=event.kind,
-                field=event.field,
-                old=event.old,
-                new=event.new,
-                reason=event.reason,
-                rule_id=event.rule_id,
                 source_number=incident.number,
                 source_seq=event.seq,
                 source_hash=event.hash,
+                **{name: getattr(event, name) for name in CARRIED_EVENT_FIELDS},
             )
         )
     _record(

@@ -11,7 +11,7 @@ Assignments go through ``incidents.changes.apply_assignment``, as a manual assig
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -189,26 +189,20 @@ def _run_rules(
 ) -> None:
     """Each rule is evaluated once, in order, against the incident as earlier rules left it;
     a firing rule with `stop` ends the run."""
-    fired: set[int] = set()
+    now: dict[str, FieldValue] | None = None  # the view, rebuilt after a rule changed it
     for rule in list(queries.active_rules(session)):
-        if rule.id in fired or not (rule.on_create if event == "create" else rule.on_update):
+        if not (rule.on_create if event == "create" else rule.on_update):
             continue
         spec = _spec(rule)
         if spec is None:
             continue
-        held = matching(spec, view(session, incident))
+        now = now or view(session, incident)
+        held = matching(spec, now)
         if held is None or (before is not None and matching(spec, before) is not None):
             continue
-        fired.add(rule.id)
-        fire(
-            session,
-            settings,
-            engine,
-            incident,
-            rule,
-            spec,
-            explain(rule.name, rule_code(rule), held),
-        )
+        reason = explain(rule.name, rule_code(rule), held)
+        fire(session, settings, engine, incident, rule, spec, reason)
+        now = None
         if rule.stop:
             break
 
@@ -422,15 +416,28 @@ def set_group_strategy(
 @dataclass(frozen=True)
 class RuleFields:
     name: str
-    description: str
-    match: str
-    conditions: list[dict[str, Any]]
     actions: list[dict[str, Any]]
-    is_active: bool
-    on_create: bool
-    on_update: bool
-    stop: bool
-    position: int | None
+    description: str = ""
+    match: str = "all"
+    conditions: list[dict[str, Any]] = field(default_factory=list)
+    is_active: bool = True
+    on_create: bool = True
+    on_update: bool = False
+    stop: bool = False
+    position: int | None = None
+
+
+RULE_COLUMNS = (
+    "name",
+    "description",
+    "match",
+    "conditions",
+    "actions",
+    "is_active",
+    "on_create",
+    "on_update",
+    "stop",
+)
 
 
 def check_rule_fields(session: Session, fields: RuleFields) -> None:
@@ -461,19 +468,11 @@ def create_rule(session: Session, actor: Actor, fields: RuleFields) -> RoutingRu
     _unique_name(rules_now, fields.name, None)
     now = clock.now()
     rule = RoutingRule(
-        name=fields.name,
-        description=fields.description,
-        match=fields.match,
-        conditions=fields.conditions,
-        actions=fields.actions,
-        is_active=fields.is_active,
-        on_create=fields.on_create,
-        on_update=fields.on_update,
-        stop=fields.stop,
         position=len(rules_now),
         created_at=now,
         updated_at=now,
         updated_by_id=actor.user_id,
+        **{name: getattr(fields, name) for name in RULE_COLUMNS},
     )
     session.add(rule)
     session.flush()
@@ -493,17 +492,7 @@ def update_rule(
     check_rule_fields(session, fields)
     rules_now = queries.list_rules(session)
     _unique_name(rules_now, fields.name, rule.id)
-    for name in (
-        "name",
-        "description",
-        "match",
-        "conditions",
-        "actions",
-        "is_active",
-        "on_create",
-        "on_update",
-        "stop",
-    ):
+    for name in RULE_COLUMNS:
         setattr(rule, name, getattr(fields, name))
     rule.updated_at = clock.now()
     rule.updated_by_id = actor.user_id
