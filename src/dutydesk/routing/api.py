@@ -13,8 +13,8 @@ from dutydesk.access.deps import Api
 from dutydesk.access.policy import Actor
 from dutydesk.incidents import queries as incidents
 from dutydesk.incidents import service as incident_service
-from dutydesk.kernel.errors import Forbidden, InvalidInput, NotFound, PreconditionFailed
-from dutydesk.models import Incident, RoutingRule, ServiceRequest
+from dutydesk.kernel.errors import Forbidden, NotFound, PreconditionFailed
+from dutydesk.models import Incident, ServiceRequest
 from dutydesk.people import queries as people
 from dutydesk.routing import queries, requests, service
 from dutydesk.routing.request_lifecycle import RequestStatus, allowed_actions
@@ -31,6 +31,7 @@ from dutydesk.routing.schemas import (
     RuleOrder,
     RulePatch,
     RuleRead,
+    present_rule,
 )
 from dutydesk.routing.strategies import Strategy
 
@@ -44,44 +45,11 @@ def _staff(actor: Actor) -> None:
         raise Forbidden("only service desk staff may see routing")
 
 
-def _rule_read(rule: RoutingRule) -> dict[str, Any]:
-    data = {c: getattr(rule, c) for c in RuleRead.model_fields if c != "rule_id"}
-    return RuleRead(rule_id=service.rule_code(rule), **data).model_dump(mode="json")
-
-
-def _fields(body: RuleCreate | RulePatch, current: RoutingRule | None) -> service.RuleFields:
-    given = body.model_dump(exclude_unset=True)
-    nulls = [k for k, v in given.items() if v is None and k != "position"]
-    if nulls:
-        raise InvalidInput(
-            "these fields cannot be emptied",
-            errors=[{"field": k, "msg": "must not be null"} for k in nulls],
-        )
-
-    def pick(name: str, default: Any) -> Any:
-        if name in given:
-            return given[name]
-        return getattr(current, name) if current is not None else default
-
-    return service.RuleFields(
-        name=pick("name", ""),
-        description=pick("description", ""),
-        match=pick("match", "all"),
-        conditions=pick("conditions", []),
-        actions=pick("actions", []),
-        is_active=pick("is_active", True),
-        on_create=pick("on_create", True),
-        on_update=pick("on_update", False),
-        stop=pick("stop", False),
-        position=given.get("position"),
-    )
-
-
 @router.get(RULES, response_model=list[RuleRead], tags=["admin"])
 async def list_rules(api: Api) -> list[dict[str, Any]]:
     def work(session: Session, actor: Actor) -> list[dict[str, Any]]:
         _staff(actor)
-        return [_rule_read(r) for r in queries.list_rules(session)]
+        return [present_rule(r) for r in queries.list_rules(session)]
 
     return await api.read(work)
 
@@ -89,7 +57,7 @@ async def list_rules(api: Api) -> list[dict[str, Any]]:
 @router.post(RULES, status_code=201, response_model=RuleRead, tags=["admin"])
 async def create_rule(body: RuleCreate, api: Api) -> Response:
     def work(session: Session, actor: Actor) -> dict[str, Any]:
-        return _rule_read(service.create_rule(session, actor, _fields(body, None)))
+        return present_rule(service.create_rule(session, actor, service.rule_fields(body, None)))
 
     result = await api.write(work)
     return JSONResponse(
@@ -100,7 +68,7 @@ async def create_rule(body: RuleCreate, api: Api) -> Response:
 @router.post(RULES + "/reorder", response_model=list[RuleRead], tags=["admin"])
 async def reorder_rules(body: RuleOrder, api: Api) -> list[dict[str, Any]]:
     def work(session: Session, actor: Actor) -> list[dict[str, Any]]:
-        return [_rule_read(r) for r in service.reorder_rules(session, actor, body.ids)]
+        return [present_rule(r) for r in service.reorder_rules(session, actor, body.ids)]
 
     return await api.write(work)
 
@@ -109,7 +77,7 @@ async def reorder_rules(body: RuleOrder, api: Api) -> list[dict[str, Any]]:
 async def read_rule(rule_id: int, api: Api) -> dict[str, Any]:
     def work(session: Session, actor: Actor) -> dict[str, Any]:
         _staff(actor)
-        return _rule_read(queries.get_rule(session, rule_id))
+        return present_rule(queries.get_rule(session, rule_id))
 
     return await api.read(work)
 
@@ -118,7 +86,9 @@ async def read_rule(rule_id: int, api: Api) -> dict[str, Any]:
 async def patch_rule(rule_id: int, body: RulePatch, api: Api) -> dict[str, Any]:
     def work(session: Session, actor: Actor) -> dict[str, Any]:
         rule = queries.get_rule(session, rule_id)
-        return _rule_read(service.update_rule(session, actor, rule, _fields(body, rule)))
+        return present_rule(
+            service.update_rule(session, actor, rule, service.rule_fields(body, rule))
+        )
 
     return await api.write(work)
 

@@ -66,6 +66,12 @@ class RuleRead(Output):
     updated_at: datetime
 
 
+def present_rule(rule: Any) -> dict[str, Any]:
+    """A routing_rule row as the API and the CLI show it (`rule_id` is what histories name)."""
+    data = {c: getattr(rule, c) for c in RuleRead.model_fields if c != "rule_id"}
+    return RuleRead(rule_id=f"RUL-{rule.id}", **data).model_dump(mode="json")
+
+
 class RuleOrder(Input):
     ids: list[int] = Field(max_length=10_000, description="Every rule id, in the new order.")
 

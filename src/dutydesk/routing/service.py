@@ -46,6 +46,7 @@ from dutydesk.routing.conditions import (
     matching,
     references,
 )
+from dutydesk.routing.schemas import RuleCreate, RulePatch
 from dutydesk.routing.strategies import Pick, Strategy, least_loaded, round_robin
 
 ENGINE_NAME = "routing"
@@ -425,6 +426,20 @@ class RuleFields:
     on_update: bool = False
     stop: bool = False
     position: int | None = None
+
+
+def rule_fields(body: RuleCreate | RulePatch, current: RoutingRule | None) -> RuleFields:
+    """A rule's fields: the body's over the current rule's (a patch) or the defaults."""
+    given = body.model_dump(exclude_unset=True)
+    nulls = [k for k, v in given.items() if v is None and k != "position"]
+    if nulls:
+        raise InvalidInput(
+            "these fields cannot be emptied",
+            errors=[{"field": k, "msg": "must not be null"} for k in nulls],
+        )
+    defaults = RuleFields(name="", actions=[])
+    values = {name: given.get(name, getattr(current or defaults, name)) for name in RULE_COLUMNS}
+    return RuleFields(**values, position=given.get("position"))
 
 
 RULE_COLUMNS = (
