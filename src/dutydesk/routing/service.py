@@ -99,7 +99,8 @@ def view(session: Session, incident: Incident) -> dict[str, FieldValue]:
     def ref(table: str, ref_id: int | None) -> Ref | None:
         if ref_id is None:
             return None
-        row = session.get(_TABLES[table], ref_id)
+        with session.no_autoflush:  # reference rows: nothing pending changes them
+            row = session.get(_TABLES[table], ref_id)
         return Ref(ref_id, _name(row)) if row is not None else Ref(ref_id, "")
 
     return {
@@ -359,15 +360,16 @@ def assign_by_strategy(session: Session, engine: Actor, incident: Incident) -> P
     The group's routing row is locked first (FOR UPDATE on PostgreSQL; SQLite has one
     writer), so concurrent creations read the loads and the cursor one after another."""
     assert incident.assignment_group_id is not None
-    setting = queries.get_group_routing(session, incident.assignment_group_id, for_update=True)
-    if setting is None or setting.strategy == Strategy.manual:
-        return None
-    strategy = Strategy(setting.strategy)
-    available = queries.available_members(session, setting.group_id)
-    if strategy == Strategy.round_robin:
-        pick = round_robin(available, setting.last_user_id)
-    else:
-        pick = least_loaded(queries.member_loads(session, available))
+    with session.no_autoflush:  # earlier creations of this transaction are flushed already
+        setting = queries.get_group_routing(session, incident.assignment_group_id, for_update=True)
+        if setting is None or setting.strategy == Strategy.manual:
+            return None
+        strategy = Strategy(setting.strategy)
+        available = queries.available_members(session, setting.group_id)
+        if strategy == Strategy.round_robin:
+            pick = round_robin(available, setting.last_user_id)
+        else:
+            pick = least_loaded(queries.member_loads(session, available))
     code = STRATEGY_RULE[strategy]
     if pick.user_id is None:
         history.record(
@@ -392,7 +394,6 @@ def assign_by_strategy(session: Session, engine: Actor, incident: Incident) -> P
     if strategy == Strategy.round_robin:
         setting.last_user_id = user.id
         setting.updated_at = clock.now()
-    session.flush()  # the next creation in this transaction counts this one
     return pick
 
 
