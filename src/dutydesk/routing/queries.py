@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
@@ -18,6 +20,7 @@ from dutydesk.models import (
     User,
 )
 from dutydesk.routing import strategies
+from dutydesk.routing.conditions import RuleSpec, check_rule
 
 RULES = "dutydesk.routing.rules"  # session.info cache of the active rules, per transaction
 
@@ -26,13 +29,36 @@ def list_rules(session: Session) -> list[RoutingRule]:
     return list(session.scalars(select(RoutingRule).order_by(RoutingRule.position, RoutingRule.id)))
 
 
-def active_rules(session: Session) -> list[RoutingRule]:
-    """The active rules in order, read once per transaction (rule writes forget them)."""
-    cached: list[RoutingRule] | None = session.info.get(RULES)
+@dataclass(frozen=True)
+class ActiveRule:
+    """An active rule as evaluation needs it, its conditions and actions parsed once."""
+
+    id: int
+    name: str
+    on_create: bool
+    on_update: bool
+    stop: bool
+    spec: RuleSpec
+
+
+def active_rules(session: Session) -> list[ActiveRule]:
+    """The active rules in order, read and parsed once per transaction (rule writes forget
+    them). A stored rule that no longer parses is left out."""
+    cached: list[ActiveRule] | None = session.info.get(RULES)
     if cached is None:
-        cached = [r for r in list_rules(session) if r.is_active]
+        cached = []
+        with session.no_autoflush:  # rules are written by their own requests, never pending
+            rows = [r for r in list_rules(session) if r.is_active]
+        for r in rows:
+            spec, _problems = check_rule(r.match, r.conditions, r.actions)
+            if spec is not None:
+                cached.append(ActiveRule(r.id, r.name, r.on_create, r.on_update, r.stop, spec))
         session.info[RULES] = cached
     return cached
+
+
+def condition_fields(rules: list[ActiveRule]) -> frozenset[str]:
+    return frozenset(c.field for r in rules for c in r.spec.conditions)
 
 
 def forget_rules(session: Session) -> None:

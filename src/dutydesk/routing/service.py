@@ -40,12 +40,12 @@ from dutydesk.routing.conditions import (
     ACTIONS,
     FieldValue,
     Ref,
-    RuleSpec,
     check_rule,
     explain,
     matching,
     references,
 )
+from dutydesk.routing.queries import ActiveRule
 from dutydesk.routing.schemas import RuleCreate, RulePatch
 from dutydesk.routing.strategies import Pick, Strategy, least_loaded, round_robin
 
@@ -70,7 +70,7 @@ _SET_FIELD = {
 }
 
 
-def rule_code(rule: RoutingRule) -> str:
+def rule_code(rule: RoutingRule | ActiveRule) -> str:
     return f"RUL-{rule.id}"
 
 
@@ -93,11 +93,14 @@ def _name(row: Any) -> str:
     return str(getattr(row, "username", None) or getattr(row, "name", ""))
 
 
-def view(session: Session, incident: Incident) -> dict[str, FieldValue]:
-    """The incident's fields as conditions read them (references with their names)."""
+def view(
+    session: Session, incident: Incident, fields: frozenset[str] | None = None
+) -> dict[str, FieldValue]:
+    """The incident's fields as conditions read them (references with their names); with
+    `fields`, references no condition reads are left out (None) rather than looked up."""
 
-    def ref(table: str, ref_id: int | None) -> Ref | None:
-        if ref_id is None:
+    def ref(table: str, ref_id: int | None, field: str | None = None) -> Ref | None:
+        if ref_id is None or (fields is not None and (field or table) not in fields):
             return None
         with session.no_autoflush:  # reference rows: nothing pending changes them
             row = session.get(_TABLES[table], ref_id)
@@ -116,16 +119,11 @@ def view(session: Session, incident: Incident) -> dict[str, FieldValue]:
         "ci": ref("ci", incident.ci_id),
         "category": ref("category", incident.category_id),
         "subcategory": ref("subcategory", incident.subcategory_id),
-        "caller": ref("user", incident.caller_id),
-        "assignment_group": ref("group", incident.assignment_group_id),
-        "assignee": ref("user", incident.assignee_id),
+        "caller": ref("user", incident.caller_id, "caller"),
+        "assignment_group": ref("group", incident.assignment_group_id, "assignment_group"),
+        "assignee": ref("user", incident.assignee_id, "assignee"),
         "tags": list(incident.tags or []),
     }
-
-
-def _spec(rule: RoutingRule) -> RuleSpec | None:
-    spec, _problems = check_rule(rule.match, rule.conditions, rule.actions)
-    return spec  # stored rules were checked when saved; a broken one is skipped
 
 
 # ----------------------------------------------------------------- hooks
@@ -144,9 +142,10 @@ def route_new(session: Session, settings: Settings, actor: Actor, incident: Inci
 
 def before_update(session: Session, incident: Incident) -> dict[str, FieldValue] | None:
     """The incident before an update, when some rule runs on update (else None)."""
-    if not any(r.on_update for r in queries.active_rules(session)):
+    rules = [r for r in queries.active_rules(session) if r.on_update]
+    if not rules:
         return None
-    return view(session, incident)
+    return view(session, incident, queries.condition_fields(rules))
 
 
 def route_update(
@@ -191,19 +190,19 @@ def _run_rules(
 ) -> None:
     """Each rule is evaluated once, in order, against the incident as earlier rules left it;
     a firing rule with `stop` ends the run."""
+    rules = [
+        r
+        for r in queries.active_rules(session)
+        if (r.on_create if event == "create" else r.on_update)
+    ]
+    fields = queries.condition_fields(rules)
     now: dict[str, FieldValue] | None = None  # the view, rebuilt after a rule changed it
-    for rule in list(queries.active_rules(session)):
-        if not (rule.on_create if event == "create" else rule.on_update):
+    for rule in rules:
+        now = now or view(session, incident, fields)
+        held = matching(rule.spec, now)
+        if held is None or (before is not None and matching(rule.spec, before) is not None):
             continue
-        spec = _spec(rule)
-        if spec is None:
-            continue
-        now = now or view(session, incident)
-        held = matching(spec, now)
-        if held is None or (before is not None and matching(spec, before) is not None):
-            continue
-        reason = explain(rule.name, rule_code(rule), held)
-        fire(session, settings, engine, incident, rule, spec, reason)
+        fire(session, settings, engine, incident, rule, explain(rule.name, rule_code(rule), held))
         now = None
         if rule.stop:
             break
@@ -214,11 +213,11 @@ def fire(
     settings: Settings,
     engine: Actor,
     incident: Incident,
-    rule: RoutingRule,
-    spec: RuleSpec,
+    rule: ActiveRule,
     reason: str,
 ) -> None:
     code = rule_code(rule)
+    spec = rule.spec
     history.record(
         session,
         incident,
@@ -249,7 +248,7 @@ def _apply(
     settings: Settings,
     engine: Actor,
     incident: Incident,
-    rule: RoutingRule,
+    rule: ActiveRule,
     kind: str,
     value: Any,
     reason: str,
@@ -331,7 +330,7 @@ def _notify(
     engine: Actor,
     incident: Incident,
     value: Mapping[str, Any],
-    rule: RoutingRule,
+    rule: ActiveRule | RoutingRule,
 ) -> None:
     ids = list(value.get("users", []))
     for group_id in value.get("groups", []):
