@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, or_, select, true
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from dutydesk.access.policy import SEES_EVERYTHING, Actor, Role
+from dutydesk.access.policy import Actor, Role, incident_visibility
 from dutydesk.incidents.lifecycle import OPEN
 from dutydesk.kernel.errors import NotFound
 from dutydesk.models import (
@@ -116,23 +116,9 @@ def member_loads(session: Session, user_ids: list[int]) -> dict[int, tuple[int, 
 # ----------------------------------------------------------------- service requests
 
 
-def request_visibility(actor: Actor) -> object:
-    """Like incidents: staff see what the incident rule lets them; requesters their own."""
-    req = ServiceRequest
-    if actor.role in SEES_EVERYTHING:
-        return true()
-    if actor.role == Role.agent:
-        return or_(
-            req.assignment_group_id.in_(sorted(actor.group_ids)),
-            req.customer_id.in_(sorted(actor.served_customer_ids)),
-            req.assignee_id == actor.user_id,
-            req.opened_by_id == actor.user_id,
-            and_(req.customer_id.is_(None), req.assignment_group_id.is_(None)),
-        )
-    own = or_(req.caller_id == actor.user_id, req.opened_by_id == actor.user_id)
-    if actor.customer_shares and actor.customer_id is not None:
-        return or_(own, req.customer_id == actor.customer_id)
-    return own
+def request_visibility(actor: Actor) -> ColumnElement[bool]:
+    """Requests are seen like incidents: the request has the columns the rule reads."""
+    return incident_visibility(actor, ServiceRequest)
 
 
 def get_request_for(
@@ -140,7 +126,7 @@ def get_request_for(
 ) -> ServiceRequest:
     query = select(ServiceRequest).where(
         ServiceRequest.number == number,
-        request_visibility(actor),  # type: ignore[arg-type]
+        request_visibility(actor),
     )
     if for_update:
         query = query.with_for_update()
@@ -153,7 +139,7 @@ def get_request_for(
 def list_requests(
     session: Session, actor: Actor, *, state: str | None, limit: int, after_id: int | None
 ) -> list[ServiceRequest]:
-    query = select(ServiceRequest).where(request_visibility(actor))  # type: ignore[arg-type]
+    query = select(ServiceRequest).where(request_visibility(actor))
     if state is not None:
         query = query.where(ServiceRequest.state == state)
     if after_id is not None:
