@@ -223,3 +223,36 @@ def test_concurrent_least_loaded_balances_weighted_load(fresh_db: Database) -> N
     # each pick goes to the lightest member, so no one ends more than one heaviest
     # incident (P1 = 5) above anyone else
     assert max(load.values()) - min(load.values()) <= weight(1), load
+
+
+def test_a_rule_on_update_moves_the_group_and_the_strategy_assigns(
+    client: TestClient, cast: Cast, db: Database
+) -> None:
+    crew = _crew(db, cast, n=2)
+    _set(client, cast, "least_loaded")
+    rule = make_rule(
+        client,
+        cast.bob,
+        name="Hardware to the desk",
+        conditions=[{"field": "category", "op": "equals", "value": "Hardware"}],
+        actions=[{"type": "assign_group", "value": cast.desk.id}],
+        on_create=False,
+        on_update=True,
+    )
+    made = new_incident(client, cast.ivy, caller_id=cast.dave.id)
+    assert made["assignment_group_id"] is None
+    current = client.get(f"{API}/incidents/{made['number']}", headers=cast.ivy.headers)
+    changed = client.patch(
+        f"{API}/incidents/{made['number']}",
+        json={"category_id": cast.hardware.id},
+        headers={**cast.ivy.headers, "If-Match": current.headers["etag"]},
+    )
+    assert changed.status_code == 200, changed.text
+    body = changed.json()
+    assert body["assignment_group_id"] == cast.desk.id and body["assignee_id"] == crew[0]
+    assert body["state"] == "assigned"
+    kinds = [(e["kind"], e["rule_id"]) for e in events(client, cast.bob, made["number"])]
+    assert kinds.index(("rule_fired", rule["rule_id"])) < kinds.index(("auto_assigned", "RTE-LL"))
+    outbox = client.get(f"{API}/admin/notify/outbox", headers=cast.bob.headers).json()["items"]
+    assert crew[0] == cast.alice.id  # the lightest, and first by id
+    assert [n["recipient"] for n in outbox if n["event"] == "assigned"] == ["alice@example.com"]
