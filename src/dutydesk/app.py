@@ -28,6 +28,7 @@ from dutydesk.people.api import router as people_router
 from dutydesk.people.web import router as people_web
 from dutydesk.reports.api import router as reports_router
 from dutydesk.reports.metrics import Metrics, TimingMiddleware
+from dutydesk.routing.api import router as routing_router
 from dutydesk.sla.api import router as sla_router
 from dutydesk.web.errors import install_web_errors
 from dutydesk.web.home import router as home_web
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(people_web)
     app.include_router(notify_web)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(routing_router)
     metrics = Metrics(database)
     app.add_middleware(TimingMiddleware, metrics=metrics)
     app.add_middleware(SecurityHeaders)

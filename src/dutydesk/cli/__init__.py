@@ -22,6 +22,7 @@ from sqlalchemy.exc import OperationalError
 
 from dutydesk.access.policy import Role, system_actor
 from dutydesk.cli import escalation, imports, intake, mail, notify, sla
+from dutydesk.cli import routing as routing_cli
 from dutydesk.cli.common import database, domain_error, err, fail, out, settings
 from dutydesk.config import get_settings
 from dutydesk.kernel.errors import DomainError
@@ -45,6 +46,7 @@ app.add_typer(escalation.app, name="escalation")
 app.add_typer(imports.app, name="import")
 app.add_typer(intake.app, name="integration")
 app.add_typer(mail.app, name="mail")
+app.add_typer(routing_cli.app, name="routing")
 app.command("smtp")(mail.smtp)
 
 

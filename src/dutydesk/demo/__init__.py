@@ -12,6 +12,7 @@ from dutydesk.db import Database
 from dutydesk.demo import data, queries
 from dutydesk.demo.play import play
 from dutydesk.demo.reference import create_reference_data
+from dutydesk.demo.routing import create_routing
 from dutydesk.demo.stories import OLDEST, Plan, plan_incidents
 from dutydesk.incidents.lifecycle import Status
 from dutydesk.kernel import clock
@@ -53,6 +54,8 @@ def load_demo(
             for plan in batch:
                 play(session, refs, plan, settings)
             del held
+    with db.unit_of_work() as session:
+        create_routing(session)  # routes what people create from now on, not the stories
     with db.unit_of_work(write=False) as session:
         contents = queries.get_contents(session)
     return _summary(contents, seed, time.perf_counter() - started)

@@ -35,7 +35,7 @@ def play(session: Session, refs: Refs, plan: Plan, settings: Settings) -> Incide
             elif step.survey is not None:
                 confirmation.give_feedback(session, actor, incident, *step.survey)
             elif step.patch is not None:
-                incidents.amend_incident(session, actor, incident, step.patch)
+                incidents.amend_incident(session, actor, incident, step.patch, settings=settings)
             elif step.comment is not None:
                 collaboration.add_comment(session, actor, incident, step.comment, step.visibility)
     if incident.state != plan.state:

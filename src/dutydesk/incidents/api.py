@@ -190,7 +190,7 @@ async def patch_incident(
     def work(session: Session, actor: Actor) -> dict[str, Any]:
         incident = queries.get_incident_for(session, actor, number, for_update=True)
         service.check_version(incident, if_match, api.settings)
-        service.amend_incident(session, actor, incident, body)
+        service.amend_incident(session, actor, incident, body, settings=api.settings)
         session.flush()
         return present(incident, actor, session)
 

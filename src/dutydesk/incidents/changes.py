@@ -108,16 +108,21 @@ def apply_assignment(
     assignee: User | None,
     action: Action,
     reason: str | None,
+    *,
+    rule_id: str | None = None,
 ) -> None:
+    """Assign (or escalate); `rule_id` names the routing rule or strategy behind an automatic
+    assignment on the field changes (the state change keeps the transition's rule id)."""
     was_assigned = incident.assignment_group_id is not None
     moved = group.id != incident.assignment_group_id or (
         assignee is not None
         and assignee.id != incident.assignee_id
         and incident.assignee_id is not None
     )
-    rule_id = transition(session, actor, incident, action, reason=reason)
-    set_field(session, actor, incident, "assignment_group_id", group.id, rule_id)
-    set_field(session, actor, incident, "assignee_id", assignee.id if assignee else None, rule_id)
+    by_rule = transition(session, actor, incident, action, reason=reason)
+    by_rule = rule_id or by_rule
+    set_field(session, actor, incident, "assignment_group_id", group.id, by_rule)
+    set_field(session, actor, incident, "assignee_id", assignee.id if assignee else None, by_rule)
     if was_assigned and moved:
         incident.reassignment_count += 1
     acknowledge(incident, actor)

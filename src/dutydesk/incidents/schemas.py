@@ -133,6 +133,8 @@ class IncidentRead(Output):
     csat_at: datetime | None = None
     auto_close_at: datetime | None = None
     closure_ticks: list[str] | None = None
+    tags: list[str] | None = None  # added by routing rules
+    is_service_request: bool = False  # flagged by a rule or an agent (routing)
     version: int
     allowed_actions: list[str] = []
     sla: list[ClockRead] | None = None  # single-incident responses only

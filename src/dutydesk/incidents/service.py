@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from dutydesk.access.policy import Actor, Role, can_see_customer, require_staff, require_write_scope
 from dutydesk.catalog import queries as catalog
-from dutydesk.config import Settings
+from dutydesk.config import Settings, get_settings
 from dutydesk.incidents import changes, history, notices, rules
 from dutydesk.incidents.lifecycle import (
     TERMINAL,
@@ -28,6 +28,7 @@ from dutydesk.kernel.errors import (
 )
 from dutydesk.models import Counter, Customer, Incident, SupportGroup, User
 from dutydesk.people import queries as people
+from dutydesk.routing import service as routing
 from dutydesk.sla import service as sla
 
 # An agent logging a call, a visit or a chat has responded (the SLA response clock is met).
@@ -258,6 +259,7 @@ def open_incident(
         changes.apply_assignment(session, actor, incident, group, assignee, Action.assign, None)
     if incident.channel in LIVE_CHANNELS:  # the caller is talking to the agent logging it
         changes.acknowledge(incident, actor)
+    routing.route_new(session, settings, actor, incident)  # business rules, then the strategy
     sla.sync_clocks(session, actor, incident)
     notices.after_logging(session, settings, actor, incident)
     return incident
@@ -274,7 +276,12 @@ def _check_levels(levels: int, impact: int | None, urgency: int | None) -> None:
 
 
 def amend_incident(
-    session: Session, actor: Actor, incident: Incident, patch: IncidentPatch
+    session: Session,
+    actor: Actor,
+    incident: Incident,
+    patch: IncidentPatch,
+    *,
+    settings: Settings | None = None,
 ) -> Incident:
     """Change descriptive fields; impact/urgency changes recompute the priority (PRI-2)."""
     require_staff(actor)
@@ -295,6 +302,7 @@ def amend_incident(
     _check_references(session, actor, values, incident)
     matrix = rules.get_priority_matrix(session)
     _check_levels(matrix.levels, values.get("impact"), values.get("urgency"))
+    before = routing.before_update(session, incident)
     changed = False
     for name, new in values.items():
         old = getattr(incident, name)
@@ -322,5 +330,6 @@ def amend_incident(
         incident.priority = new_priority
     if changed:
         changes.touch(incident)
+        routing.route_update(session, settings or get_settings(), actor, incident, before)
         sla.sync_clocks(session, actor, incident)
     return incident

@@ -33,6 +33,12 @@ from dutydesk.models.people import (
     SupportGroup,
     User,
 )
+from dutydesk.models.routing import (
+    GroupRouting,
+    RoutingRule,
+    ServiceRequest,
+    ServiceRequestEvent,
+)
 from dutydesk.models.sla import OlaPolicy, SlaCalendar, SlaClock, SlaPolicy
 from dutydesk.models.system import Counter, Setting, WorkerHeartbeat
 from dutydesk.models.web import PasswordReset, SavedFilter, WebSession
@@ -52,6 +58,7 @@ __all__ = [
     "EscalationPath",
     "EscalationStep",
     "GroupMember",
+    "GroupRouting",
     "IdempotencyRecord",
     "Incident",
     "IncidentEscalation",
@@ -70,8 +77,11 @@ __all__ = [
     "NotifyTemplate",
     "OlaPolicy",
     "PasswordReset",
+    "RoutingRule",
     "SavedFilter",
     "Service",
+    "ServiceRequest",
+    "ServiceRequestEvent",
     "Setting",
     "SlaCalendar",
     "SlaClock",

@@ -131,6 +131,10 @@ class Incident(Base):
     # Head of the hash chain and the number of events: deleting the last event shows.
     history_count: Mapped[int] = mapped_column(Integer, default=0)
     history_head: Mapped[str] = mapped_column(String(64), default="")
+    # Routing (routing/): free tags that rules add, and the "really a service request" flag
+    # a rule or an agent sets; converting it is an agent's action (SPEC §3).
+    tags: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    is_service_request: Mapped[bool] = mapped_column(Boolean, default=False)
 
     __mapper_args__ = {"version_id_col": version}
 

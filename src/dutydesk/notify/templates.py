@@ -35,6 +35,8 @@ EVENTS = (
     "escalated",
     "resolved",
     "closed",
+    "rule_notify",
+    "converted_to_request",
 )
 # Events about no incident, sent by e-mail only to the staff who subscribed (default off);
 # their context's `incident` is empty. Not in EVENTS, which lists the incident events.
@@ -57,6 +59,8 @@ REQUIRED_EXTRA: dict[str, tuple[str, ...]] = {
     "escalated": ("level",),
     "resolved": ("confirm_url", "reject_url"),
     "closed": ("survey_url",),
+    "rule_notify": ("rule",),
+    "converted_to_request": ("request", "request_url"),
     "weekly_report": (
         "week",
         "week_start",
@@ -77,6 +81,8 @@ OPTIONAL_EXTRA: dict[str, tuple[str, ...]] = {
     "escalated": ("comment", "clock"),
     "resolved": ("comment",),
     "closed": (),
+    "rule_notify": ("comment",),
+    "converted_to_request": ("comment",),
     "weekly_report": (),
 }
 # Signed single-use links meant for the requester alone: only their e-mail carries them;
@@ -267,6 +273,9 @@ def _sample_extra(event: str, base_url: str) -> dict[str, Any]:
         "confirm_url": link + "&answer=yes",
         "reject_url": link + "&answer=no",
         "survey_url": base_url.rstrip("/") + "/survey/INC0000123?t=sample",
+        "rule": "VPN problems to Network",
+        "request": "REQ0000042",
+        "request_url": base_url.rstrip("/") + "/requests/REQ0000042",
     }
     if event == "sla_breached":
         values["clock"] = {**clock, "percent": 100}
@@ -405,6 +414,20 @@ _EMAIL: dict[str, Template] = {
         "{{ incident.number }} is closed.\n\nHow did we do? One click tells us (1 to 5):\n"
         "{{ extra.survey_url }}\n" + _DETAILS,
     ),
+    "rule_notify": Template(
+        "Rule {{ extra.rule }}: {{ incident.short_description }}",
+        'The routing rule "{{ extra.rule }}" matched {{ incident.number }} and asks you to '
+        "take note." + _COMMENT + "\n" + _DETAILS,
+    ),
+    "converted_to_request": Template(
+        "Now service request {{ extra.request }}: {{ incident.short_description }}",
+        "What you reported as {{ incident.number }} is a service request, not an incident: "
+        "{{ actor }} converted it to {{ extra.request }}, which the desk fulfils from here.\n"
+        "Its history came along; nothing needs doing on your side."
+        + _COMMENT
+        + "\n\nFollow the request: {{ extra.request_url }}\n"
+        + _DETAILS,
+    ),
 }
 _CHAT_SUBJECT: dict[str, str] = {
     "assigned": "{{ incident.number }} assigned to "
@@ -417,6 +440,8 @@ _CHAT_SUBJECT: dict[str, str] = {
     "escalated": "{{ incident.number }} escalated to level {{ extra.level }}",
     "resolved": "{{ incident.number }} resolved by {{ actor }}",
     "closed": "{{ incident.number }} closed",
+    "rule_notify": "{{ incident.number }} matched rule {{ extra.rule }}",
+    "converted_to_request": "{{ incident.number }} converted to {{ extra.request }}",
 }
 _CHAT_BODY = (
     "P{{ incident.priority }} · {{ incident.short_description }}\n"

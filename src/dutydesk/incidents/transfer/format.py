@@ -207,6 +207,8 @@ class IncidentRecord(_Record):
     closure_ticks: list[str] | None = None
     escalation_check_at: Stamp | None = None
     escalation_levels_fired: list[int] | None = None
+    tags: list[str] | None = None  # routing
+    is_service_request: bool = False  # routing
     events: list[EventRecord]
     comments: list[CommentRecord]
     attachments: list[AttachmentRecord]

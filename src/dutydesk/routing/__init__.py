@@ -1,0 +1,1 @@
+"""Routing: business rules, assignment within a group, service requests."""
