@@ -368,15 +368,6 @@ def _plans(engine: Any, backend: str, stmts: list[tuple[str, Any]]) -> list[str]
 # ----------------------------------------------------------------------------- import
 
 
-IMPORT_HEADER = (
-    "number", "incident_state", "active", "reassignment_count", "reopen_count",
-    "sys_mod_count", "made_sla", "caller_id", "opened_by", "opened_at", "sys_created_by",
-    "sys_created_at", "sys_updated_by", "sys_updated_at", "contact_type", "location",
-    "category", "subcategory", "u_symptom", "cmdb_ci", "impact", "urgency", "priority",
-    "assignment_group", "assigned_to", "knowledge", "u_priority_confirmation", "notify",
-    "problem_id", "rfc", "vendor", "caused_by", "closed_code", "resolved_by", "resolved_at",
-    "closed_at",
-)  # fmt: skip
 LEVELS = ("1 - High", "2 - Medium", "3 - Low")
 PRIORITIES = ("1 - Critical", "2 - High", "3 - Moderate", "4 - Low")
 PATH = ("New", "Active", "Awaiting User Info", "Active", "Resolved", "Closed")
@@ -385,13 +376,15 @@ PATH = ("New", "Active", "Awaiting User Info", "Active", "Resolved", "Closed")
 def write_audit_log(path: Path, rows: int) -> int:
     """A ServiceNow-style audit log: each incident 2-10 updates (mean 6) in time order, the
     Kaggle export's columns, '?' for missing, dates as dd/mm/YYYY HH:MM. Returns incidents."""
+    from dutydesk.imports.servicenow import COLUMNS
+
     rng = random.Random(20261125)
     fmt = "%d/%m/%Y %H:%M"
     start = datetime(2016, 2, 29, 1, 16, tzinfo=UTC)
     written = n = 0
     with open(path, "w", newline="", encoding="utf-8") as fh:
         out = csv.writer(fh)
-        out.writerow(IMPORT_HEADER)
+        out.writerow(COLUMNS)
         while written < rows:
             n += 1
             updates = min(rng.randint(2, 10), rows - written)

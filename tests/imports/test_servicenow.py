@@ -20,48 +20,11 @@ from dutydesk.access.policy import system_actor
 from dutydesk.cli import app as cli
 from dutydesk.config import get_settings
 from dutydesk.db import Database
+from dutydesk.imports.servicenow import COLUMNS
 from dutydesk.incidents.history import verify_chains
 from dutydesk.models import Incident, IncidentEvent, SupportGroup
 from dutydesk.reports.kpis import ReportFilter, kpi_table
 
-COLUMNS = [
-    "number",
-    "incident_state",
-    "active",
-    "reassignment_count",
-    "reopen_count",
-    "sys_mod_count",
-    "made_sla",
-    "caller_id",
-    "opened_by",
-    "opened_at",
-    "sys_created_by",
-    "sys_created_at",
-    "sys_updated_by",
-    "sys_updated_at",
-    "contact_type",
-    "location",
-    "category",
-    "subcategory",
-    "u_symptom",
-    "cmdb_ci",
-    "impact",
-    "urgency",
-    "priority",
-    "assignment_group",
-    "assigned_to",
-    "knowledge",
-    "u_priority_confirmation",
-    "notify",
-    "problem_id",
-    "rfc",
-    "vendor",
-    "caused_by",
-    "closed_code",
-    "resolved_by",
-    "resolved_at",
-    "closed_at",
-]
 T0 = datetime(2016, 2, 29, 1, 16, tzinfo=UTC)
 FMT = "%d/%m/%Y %H:%M"
 
@@ -70,21 +33,39 @@ def d(at: datetime | None) -> str:
     return "?" if at is None else f"{at.day}/{at.month}/{at.year} {at:%H:%M}"
 
 
+TARGETS = {2: (30 * 60, 8 * 3600), 3: (4 * 3600, 24 * 3600)}  # the seeded Default P2 / P3
+COUNTING = ("New", "Active")  # states whose time the resolution clock counts (not paused)
+FLIPPED = "INC0000007"  # its made_sla in the file says the opposite of the clock
+
+
 def generate(n: int) -> tuple[str, dict[str, dict[str, Any]]]:
-    """An audit log of n incidents (3–6 rows each) and the truth about each incident."""
+    """An audit log of n incidents (3–8 rows each) and the truth about each incident.
+
+    SLA cases with known answers (24x7 calendar): a late first response (i % 11 == 5), two
+    days waiting for the user (i % 4 == 1; the clock pauses), 30 extra hours of work
+    (i % 7 == 3; the resolution target is missed), a reopen (i % 5 == 0; the time spent
+    resolved is not counted)."""
     rows: list[dict[str, str]] = []
     truth: dict[str, dict[str, Any]] = {}
     for i in range(n):
         number = f"INC{i + 1:07d}"
         opened = T0 + timedelta(hours=7 * i)
+        priority = 2 if i % 3 == 0 else 3
         groups = ["Group 1", "Group 2", "Group 3"][: 1 + i % 3]
         reopened = i % 5 == 0
+        ack = 300 if i % 11 == 5 else 10 + i % 7
         steps: list[tuple[int, str, str]] = [(0, "New", groups[0])]
-        steps.append((10 + i % 7, "Active", groups[0]))
-        t = steps[-1][0]
+        steps.append((ack, "Active", groups[0]))
+        t = ack
         for g in groups[1:]:
             t += 30
             steps.append((t, "Active", g))
+        if i % 4 == 1:
+            steps.append((t + 10, "Awaiting User Info", groups[-1]))
+            t += 10 + 48 * 60
+            steps.append((t, "Active", groups[-1]))
+        if i % 7 == 3:
+            t += 30 * 60
         resolved_min = t + 60 + 13 * (i % 4)
         steps.append((resolved_min, "Resolved", groups[-1]))
         if reopened:
@@ -95,6 +76,13 @@ def generate(n: int) -> tuple[str, dict[str, dict[str, Any]]]:
         if closed:
             steps.append((resolved_min + 120, "Closed", groups[-1]))
         resolved_at = opened + timedelta(minutes=resolved_min)
+        counted = sum(
+            (later - minute) * 60
+            for (minute, state, _g), (later, _s, _h) in zip(steps, steps[1:], strict=False)
+            if state in COUNTING
+        )
+        response_target, resolution_target = TARGETS[priority]
+        made_sla = counted < resolution_target
         for minute, state, group in steps:
             done = state in ("Resolved", "Closed")
             rows.append(
@@ -105,6 +93,7 @@ def generate(n: int) -> tuple[str, dict[str, dict[str, Any]]]:
                     "active": "false" if done else "true",
                     "reassignment_count": str(len(groups) - 1),
                     "reopen_count": "1" if reopened else "0",
+                    "made_sla": str(made_sla != (number == FLIPPED)).lower(),
                     "caller_id": f"Caller {i % 9}",
                     "opened_by": "Opened by 8",
                     "opened_at": d(opened),
@@ -114,7 +103,7 @@ def generate(n: int) -> tuple[str, dict[str, dict[str, Any]]]:
                     "category": f"Category {i % 4}",
                     "impact": "2 - Medium",
                     "urgency": "2 - Medium",
-                    "priority": "3 - Moderate" if i % 3 else "2 - High",
+                    "priority": "2 - High" if priority == 2 else "3 - Moderate",
                     "assignment_group": group,
                     "assigned_to": "Resolver 7" if state != "New" else "?",
                     "resolved_at": d(resolved_at) if done else "?",
@@ -124,11 +113,13 @@ def generate(n: int) -> tuple[str, dict[str, dict[str, Any]]]:
                 }
             )
         truth[number] = {
-            "mtta": (10 + i % 7) * 60,
+            "mtta": ack * 60,
             "mttr": resolved_min * 60,
             "reassignments": len(groups) - 1,
             "reopened": reopened,
-            "events": 1 + (len(steps) - 1) + (len(groups) - 1) + 0,
+            "response_met": ack * 60 < response_target,
+            "resolution_met": made_sla,
+            "business_mttr": counted,
         }
     rows.reverse()  # the importer must order by sys_updated_at itself
     return to_csv(rows), truth
@@ -167,6 +158,8 @@ def test_import_rebuilds_history_and_the_kpis_agree(
     r = run("import", "servicenow", path)
     assert r.exit_code == 0, r.output
     assert "40 incidents imported" in r.output and "0 rejected" in r.output
+    assert "agrees with the resolution clock computed from its instants on 39 of 40" in r.output
+    assert f"differs on 1: {FLIPPED}" in r.output
     with fresh_db.unit_of_work(write=False) as s:
         table = kpi_table(s, system_actor(), ReportFilter()).total
         assert table["count"] == 40
@@ -183,7 +176,19 @@ def test_import_rebuilds_history_and_the_kpis_agree(
         )
         fcr = [not t["reopened"] and t["reassignments"] == 0 for t in truth.values()]
         assert table["fcr_rate"] == pytest.approx(sum(fcr) / 40)
-        assert table["sla_resolution_met_rate"] is None  # no clocks for imported history
+        # SLA compliance from the clocks replayed over the file's instants
+        assert table["sla_response_met_rate"] == pytest.approx(
+            mean(t["response_met"] for t in truth.values())
+        )
+        assert table["sla_resolution_met_rate"] == pytest.approx(
+            mean(t["resolution_met"] for t in truth.values())
+        )
+        assert 0 < table["sla_response_met_rate"] < 1 and 0 < table["sla_resolution_met_rate"] < 1
+        business = kpi_table(s, system_actor(), ReportFilter(), business=True).total
+        assert business["mtta_seconds"] == pytest.approx(mean(t["mtta"] for t in truth.values()))
+        assert business["mttr_seconds"] == pytest.approx(
+            mean(t["business_mttr"] for t in truth.values())
+        )
         # the history: imported, chained, with the group moves and their actors
         inc = s.scalars(select(Incident).where(Incident.number == "INC0000003")).one()
         events = s.scalars(

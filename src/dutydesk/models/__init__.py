@@ -38,9 +38,6 @@ from dutydesk.models.system import Counter, Setting, WorkerHeartbeat
 from dutydesk.models.web import PasswordReset, SavedFilter, WebSession
 
 __all__ = [
-    "PasswordReset",
-    "SavedFilter",
-    "WebSession",
     "AgentCustomer",
     "Alert",
     "ApiToken",
@@ -72,6 +69,8 @@ __all__ = [
     "NotifyPreference",
     "NotifyTemplate",
     "OlaPolicy",
+    "PasswordReset",
+    "SavedFilter",
     "Service",
     "Setting",
     "SlaCalendar",
@@ -79,5 +78,6 @@ __all__ = [
     "SlaPolicy",
     "SupportGroup",
     "User",
+    "WebSession",
     "WorkerHeartbeat",
 ]
