@@ -38,6 +38,9 @@ from dutydesk.models.system import Counter, Setting, WorkerHeartbeat
 from dutydesk.models.web import PasswordReset, SavedFilter, WebSession
 
 __all__ = [
+    "PasswordReset",
+    "SavedFilter",
+    "WebSession",
     "AgentCustomer",
     "Alert",
     "ApiToken",
@@ -69,8 +72,6 @@ __all__ = [
     "NotifyPreference",
     "NotifyTemplate",
     "OlaPolicy",
-    "PasswordReset",
-    "SavedFilter",
     "Service",
     "Setting",
     "SlaCalendar",
@@ -78,6 +79,5 @@ __all__ = [
     "SlaPolicy",
     "SupportGroup",
     "User",
-    "WebSession",
     "WorkerHeartbeat",
 ]
