@@ -6,24 +6,22 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from statistics import mean, median
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from typer.testing import CliRunner
 
 from dutydesk.access.policy import system_actor
-from dutydesk.cli import app as cli
-from dutydesk.config import get_settings
 from dutydesk.db import Database
 from dutydesk.imports.servicenow import COLUMNS
 from dutydesk.incidents.history import verify_chains
 from dutydesk.models import Incident, IncidentEvent, SupportGroup
 from dutydesk.reports.kpis import ReportFilter, kpi_table
+from tests.imports.conftest import write
 
 T0 = datetime(2016, 2, 29, 1, 16, tzinfo=UTC)
 FMT = "%d/%m/%Y %H:%M"
@@ -78,7 +76,7 @@ def generate(n: int) -> tuple[str, dict[str, dict[str, Any]]]:
         resolved_at = opened + timedelta(minutes=resolved_min)
         counted = sum(
             (later - minute) * 60
-            for (minute, state, _g), (later, _s, _h) in zip(steps, steps[1:], strict=False)
+            for (minute, state, _g), (later, _s, _h) in pairwise(steps)
             if state in COUNTING
         )
         response_target, resolution_target = TARGETS[priority]
@@ -131,23 +129,6 @@ def to_csv(rows: list[dict[str, str]]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
-
-
-@pytest.fixture
-def run(fresh_db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv(
-        "DUTYDESK_DATABASE_URL", fresh_db.engine.url.render_as_string(hide_password=False)
-    )
-    get_settings.cache_clear()
-    runner = CliRunner()
-    yield lambda *args: runner.invoke(cli, list(args))
-    get_settings.cache_clear()
-
-
-def write(tmp_path: Path, name: str, text: str) -> str:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return str(path)
 
 
 def test_import_rebuilds_history_and_the_kpis_agree(
