@@ -203,14 +203,20 @@ def test_bad_rows_reject_their_incident_only(run: Any, fresh_db: Database, tmp_p
     inc4 = next(line for line in lines if line.startswith("INC0000004"))
     lines.append(inc4.replace("Group", "Team"))
     lines.append(next(line for line in lines if line.startswith("INC0000003")))
+    # made_sla of INC0000002's last update (its first line: the file is in reverse order)
+    inc2 = next(i for i, line in enumerate(lines) if line.startswith("INC0000002"))
+    cells = lines[inc2].split(",")
+    cells[COLUMNS.index("made_sla")] = "maybe"
+    lines[inc2] = ",".join(cells)
     r = run("import", "servicenow", write(tmp_path, "bad.csv", "\n".join(lines) + "\n"))
     assert r.exit_code == 0, r.output
-    assert "3 incidents imported" in r.output and "3 rejected" in r.output
+    assert "2 incidents imported" in r.output and "4 rejected" in r.output
+    assert "INC0000002: made_sla: 'maybe' is not true or false" in r.output
     assert "malformed row" in r.output and "does not match the date format" in r.output
     assert "same sys_updated_at" in r.output and "the same row as line" in r.output
     with fresh_db.unit_of_work(write=False) as s:
         numbers = set(s.scalars(select(Incident.number)))
-    assert numbers == {"INC0000001", "INC0000002", "INC0000003"}
+    assert numbers == {"INC0000001", "INC0000003"}
 
 
 def test_a_wrong_date_format_or_header_rejects_the_file(run: Any, tmp_path: Path) -> None:

@@ -93,9 +93,16 @@ def value(row: Mapping[str, str], column: str) -> str | None:
     return None if text in MISSING else text
 
 
+# The default format without strptime (~10x faster; same digits accepted, same range checks).
+_DEFAULT_RE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2}):(\d{1,2})")
+
+
 @lru_cache(maxsize=65_536)
 def _strptime(text: str, fmt: str) -> datetime:
     """An audit log repeats each incident's dates on every row: parse each text once."""
+    if fmt == DEFAULT_DATE_FORMAT and (m := _DEFAULT_RE.fullmatch(text)) is not None:
+        day, month, year, hour, minute = map(int, m.groups())
+        return datetime(year, month, day, hour, minute, tzinfo=UTC)
     return datetime.strptime(text, fmt).replace(tzinfo=UTC)
 
 
