@@ -431,6 +431,7 @@ class ImportResult:
     incidents: int
     csv_s: list[float] = field(default_factory=list)
     import_s: list[float] = field(default_factory=list)
+    import_cpu_s: list[float] = field(default_factory=list)  # this process (SQLite: all)
     summary: str = ""
 
 
@@ -460,10 +461,11 @@ def time_import(
             assert count == rows, (count, rows)
             engine = make_engine(url)
             try:
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 _header, parsed = _read(path, REQUIRED)
                 report = import_file_rows(Database(engine), parsed, date_format=DEFAULT_DATE_FORMAT)
                 res.import_s.append(time.perf_counter() - t0)
+                res.import_cpu_s.append(time.process_time() - c0)
             finally:
                 engine.dispose()
             res.summary = report.summary().splitlines()[0][:200]
@@ -471,7 +473,8 @@ def time_import(
                 raise RuntimeError(f"import run {run + 1}: {report.summary()[:2000]}")
             say(
                 f"  import run {run + 1}/{runs}: {res.import_s[-1]:.1f}s "
-                f"({rows / res.import_s[-1]:,.0f} rows/s); csv.reader {res.csv_s[-1]:.2f}s"
+                f"({rows / res.import_s[-1]:,.0f} rows/s, {res.import_cpu_s[-1]:.1f}s CPU in "
+                f"this process); csv.reader {res.csv_s[-1]:.2f}s"
             )
     return res
 
@@ -543,13 +546,14 @@ def report_import(res: ImportResult) -> None:
     )
     say(
         table(
-            ["pass", "n", "median s", "rows/s", "/csv.reader", "target", "status"],
+            ["pass", "n", "median s", "cpu s", "rows/s", "/csv.reader", "target", "status"],
             [
-                ["baseline: csv.reader", len(res.csv_s), f"{raw:.2f}", f"{res.rows / raw:,.0f}",
-                 "1.0x", "", ""],
+                ["baseline: csv.reader", len(res.csv_s), f"{raw:.2f}", "",
+                 f"{res.rows / raw:,.0f}", "1.0x", "", ""],
                 ["dutydesk import servicenow (in-process)", len(res.import_s), f"{imp:.1f}",
-                 f"{res.rows / imp:,.0f}", f"{imp / raw:.0f}x slower",
-                 f"< {TARGET_IMPORT_S:.0f} s", verdict(imp < TARGET_IMPORT_S)],
+                 f"{median(res.import_cpu_s):.1f}", f"{res.rows / imp:,.0f}",
+                 f"{imp / raw:.0f}x slower", f"< {TARGET_IMPORT_S:.0f} s",
+                 verdict(imp < TARGET_IMPORT_S)],
             ],
         )
     )  # fmt: skip

@@ -117,6 +117,7 @@ def parse_date(text: str | None, column: str, fmt: str) -> datetime | None:
         ) from None
 
 
+@lru_cache(maxsize=1024)
 def parse_level(text: str | None, column: str, default: int) -> int:
     """'2 - Medium' → 2; a bare number is accepted."""
     if text is None:

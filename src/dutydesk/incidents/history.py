@@ -19,11 +19,16 @@ from dutydesk.models import Incident, IncidentEvent
 GENESIS = "0" * 64
 
 
+# json.dumps with options builds an encoder per call; these are built once (same output).
+_VALUES = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def encode(value: Any) -> str | None:
     """History values are stored as canonical JSON text (None stays NULL)."""
     if value is None:
         return None
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _VALUES.encode(value)
 
 
 def _iso(at: datetime) -> str:
@@ -61,8 +66,7 @@ def row_hash(number: str, row: Mapping[str, Any]) -> str:
         "imported": bool(row["imported"]),
         "prev": row["prev_hash"],
     }
-    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(content).encode()).hexdigest()
 
 
 def record(

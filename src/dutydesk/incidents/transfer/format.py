@@ -207,6 +207,7 @@ class IncidentRecord(_Record):
     closure_ticks: list[str] | None = None
     escalation_check_at: Stamp | None = None
     escalation_levels_fired: list[int] | None = None
+    source_made_sla: bool | None = None  # imported history: the source's own SLA figure
     events: list[EventRecord]
     comments: list[CommentRecord]
     attachments: list[AttachmentRecord]
