@@ -116,7 +116,7 @@ def _incident_row(v: IncidentValues, refs: Refs, events: list[dict[str, Any]]) -
         "caller_id": refs.user(v.caller),
         "opened_by_id": refs.user(v.opened_by),
         "category_id": category,
-        "subcategory_id": refs.category(v.subcategory, category) if category else None,
+        "subcategory_id": refs.category(v.subcategory, category) if category is not None else None,
         "ci_id": refs.ci(v.ci),
         "impact": v.impact,
         "urgency": v.urgency,
