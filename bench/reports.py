@@ -260,6 +260,7 @@ class KpiResult:
     window: tuple[datetime, datetime]
     baseline_rows: int
     times: dict[str, list[float]] = field(default_factory=dict)
+    cpu: dict[str, list[float]] = field(default_factory=dict)  # this process's CPU seconds
     groups: dict[str, int] = field(default_factory=dict)
     plans: dict[str, list[str]] = field(default_factory=dict)
 
@@ -331,10 +332,11 @@ def time_kpis(url: str, backend: str, prep: str, runs: int) -> KpiResult:
                 order.reverse()
             for name, fn in order:
                 for _ in range(1 if name != BASELINE else 2):  # baseline before and after
-                    t0 = time.perf_counter()
+                    t0, c0 = time.perf_counter(), time.process_time()
                     with db.unit_of_work(write=False) as s:
                         fn(s)
                     res.times.setdefault(name, []).append(time.perf_counter() - t0)
+                    res.cpu.setdefault(name, []).append(time.process_time() - c0)
             say(f"  run {run + 1}/{runs} done")
         for name, stmts in statements.items():
             res.plans[name] = _plans(engine, backend, stmts)
@@ -368,15 +370,6 @@ def _plans(engine: Any, backend: str, stmts: list[tuple[str, Any]]) -> list[str]
 # ----------------------------------------------------------------------------- import
 
 
-IMPORT_HEADER = (
-    "number", "incident_state", "active", "reassignment_count", "reopen_count",
-    "sys_mod_count", "made_sla", "caller_id", "opened_by", "opened_at", "sys_created_by",
-    "sys_created_at", "sys_updated_by", "sys_updated_at", "contact_type", "location",
-    "category", "subcategory", "u_symptom", "cmdb_ci", "impact", "urgency", "priority",
-    "assignment_group", "assigned_to", "knowledge", "u_priority_confirmation", "notify",
-    "problem_id", "rfc", "vendor", "caused_by", "closed_code", "resolved_by", "resolved_at",
-    "closed_at",
-)  # fmt: skip
 LEVELS = ("1 - High", "2 - Medium", "3 - Low")
 PRIORITIES = ("1 - Critical", "2 - High", "3 - Moderate", "4 - Low")
 PATH = ("New", "Active", "Awaiting User Info", "Active", "Resolved", "Closed")
@@ -385,13 +378,15 @@ PATH = ("New", "Active", "Awaiting User Info", "Active", "Resolved", "Closed")
 def write_audit_log(path: Path, rows: int) -> int:
     """A ServiceNow-style audit log: each incident 2-10 updates (mean 6) in time order, the
     Kaggle export's columns, '?' for missing, dates as dd/mm/YYYY HH:MM. Returns incidents."""
+    from dutydesk.imports.servicenow import COLUMNS
+
     rng = random.Random(20261125)
     fmt = "%d/%m/%Y %H:%M"
     start = datetime(2016, 2, 29, 1, 16, tzinfo=UTC)
     written = n = 0
     with open(path, "w", newline="", encoding="utf-8") as fh:
         out = csv.writer(fh)
-        out.writerow(IMPORT_HEADER)
+        out.writerow(COLUMNS)
         while written < rows:
             n += 1
             updates = min(rng.randint(2, 10), rows - written)
@@ -436,6 +431,7 @@ class ImportResult:
     incidents: int
     csv_s: list[float] = field(default_factory=list)
     import_s: list[float] = field(default_factory=list)
+    import_cpu_s: list[float] = field(default_factory=list)  # this process (SQLite: all)
     summary: str = ""
 
 
@@ -465,10 +461,11 @@ def time_import(
             assert count == rows, (count, rows)
             engine = make_engine(url)
             try:
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 _header, parsed = _read(path, REQUIRED)
                 report = import_file_rows(Database(engine), parsed, date_format=DEFAULT_DATE_FORMAT)
                 res.import_s.append(time.perf_counter() - t0)
+                res.import_cpu_s.append(time.process_time() - c0)
             finally:
                 engine.dispose()
             res.summary = report.summary().splitlines()[0][:200]
@@ -476,7 +473,8 @@ def time_import(
                 raise RuntimeError(f"import run {run + 1}: {report.summary()[:2000]}")
             say(
                 f"  import run {run + 1}/{runs}: {res.import_s[-1]:.1f}s "
-                f"({rows / res.import_s[-1]:,.0f} rows/s); csv.reader {res.csv_s[-1]:.2f}s"
+                f"({rows / res.import_s[-1]:,.0f} rows/s, {res.import_cpu_s[-1]:.1f}s CPU in "
+                f"this process); csv.reader {res.csv_s[-1]:.2f}s"
             )
     return res
 
@@ -518,6 +516,7 @@ def report_kpis(res: KpiResult, show_plans: bool) -> None:
                 f"{m * 1000:.1f}",
                 f"{min(samples) * 1000:.1f}",
                 f"{max(samples) * 1000:.1f}",
+                f"{median(res.cpu[name]) * 1000:.1f}",
                 "1.0x" if is_base else f"{m / base:.1f}x",
                 "" if is_base else f"< {target:.0f} s",
                 "" if is_base else verdict(m < target),
@@ -525,8 +524,8 @@ def report_kpis(res: KpiResult, show_plans: bool) -> None:
         )
     say(
         table(
-            ["report", "n", "groups", "median ms", "min ms", "max ms", "/baseline", "target",
-             "status"],
+            ["report", "n", "groups", "median ms", "min ms", "max ms", "cpu ms", "/baseline",
+             "target", "status"],
             rows,
         )
     )  # fmt: skip
@@ -547,13 +546,14 @@ def report_import(res: ImportResult) -> None:
     )
     say(
         table(
-            ["pass", "n", "median s", "rows/s", "/csv.reader", "target", "status"],
+            ["pass", "n", "median s", "cpu s", "rows/s", "/csv.reader", "target", "status"],
             [
-                ["baseline: csv.reader", len(res.csv_s), f"{raw:.2f}", f"{res.rows / raw:,.0f}",
-                 "1.0x", "", ""],
+                ["baseline: csv.reader", len(res.csv_s), f"{raw:.2f}", "",
+                 f"{res.rows / raw:,.0f}", "1.0x", "", ""],
                 ["dutydesk import servicenow (in-process)", len(res.import_s), f"{imp:.1f}",
-                 f"{res.rows / imp:,.0f}", f"{imp / raw:.0f}x slower",
-                 f"< {TARGET_IMPORT_S:.0f} s", verdict(imp < TARGET_IMPORT_S)],
+                 f"{median(res.import_cpu_s):.1f}", f"{res.rows / imp:,.0f}",
+                 f"{imp / raw:.0f}x slower", f"< {TARGET_IMPORT_S:.0f} s",
+                 verdict(imp < TARGET_IMPORT_S)],
             ],
         )
     )  # fmt: skip
@@ -650,7 +650,9 @@ def main() -> int:
             report_import(imp)
         say(
             "\nKPI time = one read unit of work running the kpis function in this process "
-            "(SQL + Python); /baseline = median / median of SELECT count(*) over the same window"
+            "(SQL + Python); cpu ms = this process's CPU time (SQLite runs in it: a figure that"
+            " other load on the machine does not inflate; PostgreSQL's work is in the server);"
+            " /baseline = median / median of SELECT count(*) over the same window"
             " in the same run. Import = cli.imports._read + import_file_rows into a fresh "
             "migrated database (no progress bar); /csv.reader = a bare csv.reader pass."
         )

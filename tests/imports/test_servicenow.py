@@ -6,62 +6,23 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from statistics import mean, median
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from typer.testing import CliRunner
 
 from dutydesk.access.policy import system_actor
-from dutydesk.cli import app as cli
-from dutydesk.config import get_settings
 from dutydesk.db import Database
+from dutydesk.imports.servicenow import COLUMNS
 from dutydesk.incidents.history import verify_chains
 from dutydesk.models import Incident, IncidentEvent, SupportGroup
 from dutydesk.reports.kpis import ReportFilter, kpi_table
+from tests.imports.conftest import write
 
-COLUMNS = [
-    "number",
-    "incident_state",
-    "active",
-    "reassignment_count",
-    "reopen_count",
-    "sys_mod_count",
-    "made_sla",
-    "caller_id",
-    "opened_by",
-    "opened_at",
-    "sys_created_by",
-    "sys_created_at",
-    "sys_updated_by",
-    "sys_updated_at",
-    "contact_type",
-    "location",
-    "category",
-    "subcategory",
-    "u_symptom",
-    "cmdb_ci",
-    "impact",
-    "urgency",
-    "priority",
-    "assignment_group",
-    "assigned_to",
-    "knowledge",
-    "u_priority_confirmation",
-    "notify",
-    "problem_id",
-    "rfc",
-    "vendor",
-    "caused_by",
-    "closed_code",
-    "resolved_by",
-    "resolved_at",
-    "closed_at",
-]
 T0 = datetime(2016, 2, 29, 1, 16, tzinfo=UTC)
 FMT = "%d/%m/%Y %H:%M"
 
@@ -70,21 +31,39 @@ def d(at: datetime | None) -> str:
     return "?" if at is None else f"{at.day}/{at.month}/{at.year} {at:%H:%M}"
 
 
+TARGETS = {2: (30 * 60, 8 * 3600), 3: (4 * 3600, 24 * 3600)}  # the seeded Default P2 / P3
+COUNTING = ("New", "Active")  # states whose time the resolution clock counts (not paused)
+FLIPPED = "INC0000007"  # its made_sla in the file says the opposite of the clock
+
+
 def generate(n: int) -> tuple[str, dict[str, dict[str, Any]]]:
-    """An audit log of n incidents (3–6 rows each) and the truth about each incident."""
+    """An audit log of n incidents (3–8 rows each) and the truth about each incident.
+
+    SLA cases with known answers (24x7 calendar): a late first response (i % 11 == 5), two
+    days waiting for the user (i % 4 == 1; the clock pauses), 30 extra hours of work
+    (i % 7 == 3; the resolution target is missed), a reopen (i % 5 == 0; the time spent
+    resolved is not counted)."""
     rows: list[dict[str, str]] = []
     truth: dict[str, dict[str, Any]] = {}
     for i in range(n):
         number = f"INC{i + 1:07d}"
         opened = T0 + timedelta(hours=7 * i)
+        priority = 2 if i % 3 == 0 else 3
         groups = ["Group 1", "Group 2", "Group 3"][: 1 + i % 3]
         reopened = i % 5 == 0
+        ack = 300 if i % 11 == 5 else 10 + i % 7
         steps: list[tuple[int, str, str]] = [(0, "New", groups[0])]
-        steps.append((10 + i % 7, "Active", groups[0]))
-        t = steps[-1][0]
+        steps.append((ack, "Active", groups[0]))
+        t = ack
         for g in groups[1:]:
             t += 30
             steps.append((t, "Active", g))
+        if i % 4 == 1:
+            steps.append((t + 10, "Awaiting User Info", groups[-1]))
+            t += 10 + 48 * 60
+            steps.append((t, "Active", groups[-1]))
+        if i % 7 == 3:
+            t += 30 * 60
         resolved_min = t + 60 + 13 * (i % 4)
         steps.append((resolved_min, "Resolved", groups[-1]))
         if reopened:
@@ -95,6 +74,13 @@ def generate(n: int) -> tuple[str, dict[str, dict[str, Any]]]:
         if closed:
             steps.append((resolved_min + 120, "Closed", groups[-1]))
         resolved_at = opened + timedelta(minutes=resolved_min)
+        counted = sum(
+            (later - minute) * 60
+            for (minute, state, _g), (later, _s, _h) in pairwise(steps)
+            if state in COUNTING
+        )
+        response_target, resolution_target = TARGETS[priority]
+        made_sla = counted < resolution_target
         for minute, state, group in steps:
             done = state in ("Resolved", "Closed")
             rows.append(
@@ -105,6 +91,7 @@ def generate(n: int) -> tuple[str, dict[str, dict[str, Any]]]:
                     "active": "false" if done else "true",
                     "reassignment_count": str(len(groups) - 1),
                     "reopen_count": "1" if reopened else "0",
+                    "made_sla": str(made_sla != (number == FLIPPED)).lower(),
                     "caller_id": f"Caller {i % 9}",
                     "opened_by": "Opened by 8",
                     "opened_at": d(opened),
@@ -114,7 +101,7 @@ def generate(n: int) -> tuple[str, dict[str, dict[str, Any]]]:
                     "category": f"Category {i % 4}",
                     "impact": "2 - Medium",
                     "urgency": "2 - Medium",
-                    "priority": "3 - Moderate" if i % 3 else "2 - High",
+                    "priority": "2 - High" if priority == 2 else "3 - Moderate",
                     "assignment_group": group,
                     "assigned_to": "Resolver 7" if state != "New" else "?",
                     "resolved_at": d(resolved_at) if done else "?",
@@ -124,11 +111,13 @@ def generate(n: int) -> tuple[str, dict[str, dict[str, Any]]]:
                 }
             )
         truth[number] = {
-            "mtta": (10 + i % 7) * 60,
+            "mtta": ack * 60,
             "mttr": resolved_min * 60,
             "reassignments": len(groups) - 1,
             "reopened": reopened,
-            "events": 1 + (len(steps) - 1) + (len(groups) - 1) + 0,
+            "response_met": ack * 60 < response_target,
+            "resolution_met": made_sla,
+            "business_mttr": counted,
         }
     rows.reverse()  # the importer must order by sys_updated_at itself
     return to_csv(rows), truth
@@ -142,23 +131,6 @@ def to_csv(rows: list[dict[str, str]]) -> str:
     return buffer.getvalue()
 
 
-@pytest.fixture
-def run(fresh_db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv(
-        "DUTYDESK_DATABASE_URL", fresh_db.engine.url.render_as_string(hide_password=False)
-    )
-    get_settings.cache_clear()
-    runner = CliRunner()
-    yield lambda *args: runner.invoke(cli, list(args))
-    get_settings.cache_clear()
-
-
-def write(tmp_path: Path, name: str, text: str) -> str:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return str(path)
-
-
 def test_import_rebuilds_history_and_the_kpis_agree(
     run: Any, fresh_db: Database, tmp_path: Path
 ) -> None:
@@ -167,6 +139,8 @@ def test_import_rebuilds_history_and_the_kpis_agree(
     r = run("import", "servicenow", path)
     assert r.exit_code == 0, r.output
     assert "40 incidents imported" in r.output and "0 rejected" in r.output
+    assert "agrees with the resolution clock computed from its instants on 39 of 40" in r.output
+    assert f"differs on 1: {FLIPPED}" in r.output
     with fresh_db.unit_of_work(write=False) as s:
         table = kpi_table(s, system_actor(), ReportFilter()).total
         assert table["count"] == 40
@@ -183,7 +157,19 @@ def test_import_rebuilds_history_and_the_kpis_agree(
         )
         fcr = [not t["reopened"] and t["reassignments"] == 0 for t in truth.values()]
         assert table["fcr_rate"] == pytest.approx(sum(fcr) / 40)
-        assert table["sla_resolution_met_rate"] is None  # no clocks for imported history
+        # SLA compliance from the clocks replayed over the file's instants
+        assert table["sla_response_met_rate"] == pytest.approx(
+            mean(t["response_met"] for t in truth.values())
+        )
+        assert table["sla_resolution_met_rate"] == pytest.approx(
+            mean(t["resolution_met"] for t in truth.values())
+        )
+        assert 0 < table["sla_response_met_rate"] < 1 and 0 < table["sla_resolution_met_rate"] < 1
+        business = kpi_table(s, system_actor(), ReportFilter(), business=True).total
+        assert business["mtta_seconds"] == pytest.approx(mean(t["mtta"] for t in truth.values()))
+        assert business["mttr_seconds"] == pytest.approx(
+            mean(t["business_mttr"] for t in truth.values())
+        )
         # the history: imported, chained, with the group moves and their actors
         inc = s.scalars(select(Incident).where(Incident.number == "INC0000003")).one()
         events = s.scalars(
@@ -217,14 +203,20 @@ def test_bad_rows_reject_their_incident_only(run: Any, fresh_db: Database, tmp_p
     inc4 = next(line for line in lines if line.startswith("INC0000004"))
     lines.append(inc4.replace("Group", "Team"))
     lines.append(next(line for line in lines if line.startswith("INC0000003")))
+    # made_sla of INC0000002's last update (its first line: the file is in reverse order)
+    inc2 = next(i for i, line in enumerate(lines) if line.startswith("INC0000002"))
+    cells = lines[inc2].split(",")
+    cells[COLUMNS.index("made_sla")] = "maybe"
+    lines[inc2] = ",".join(cells)
     r = run("import", "servicenow", write(tmp_path, "bad.csv", "\n".join(lines) + "\n"))
     assert r.exit_code == 0, r.output
-    assert "3 incidents imported" in r.output and "3 rejected" in r.output
+    assert "2 incidents imported" in r.output and "4 rejected" in r.output
+    assert "INC0000002: made_sla: 'maybe' is not true or false" in r.output
     assert "malformed row" in r.output and "does not match the date format" in r.output
     assert "same sys_updated_at" in r.output and "the same row as line" in r.output
     with fresh_db.unit_of_work(write=False) as s:
         numbers = set(s.scalars(select(Incident.number)))
-    assert numbers == {"INC0000001", "INC0000002", "INC0000003"}
+    assert numbers == {"INC0000001", "INC0000003"}
 
 
 def test_a_wrong_date_format_or_header_rejects_the_file(run: Any, tmp_path: Path) -> None:

@@ -22,48 +22,10 @@ from dataclasses import dataclass, field
 
 import yaml
 
-FIELDS = frozenset(
-    [
-        "number",
-        "incident_state",
-        "active",
-        "reassignment_count",
-        "reopen_count",
-        "sys_mod_count",
-        "made_sla",
-        "caller_id",
-        "opened_by",
-        "opened_at",
-        "sys_created_by",
-        "sys_created_at",
-        "sys_updated_by",
-        "sys_updated_at",
-        "contact_type",
-        "location",
-        "category",
-        "subcategory",
-        "u_symptom",
-        "cmdb_ci",
-        "impact",
-        "urgency",
-        "priority",
-        "assignment_group",
-        "assigned_to",
-        "knowledge",
-        "u_priority_confirmation",
-        "notify",
-        "problem_id",
-        "rfc",
-        "vendor",
-        "caused_by",
-        "closed_code",
-        "resolved_by",
-        "resolved_at",
-        "closed_at",
-        "short_description",
-        "description",
-    ]
-)
+from dutydesk.imports.servicenow import COLUMNS
+
+# Every ServiceNow field a mapping may name: the export's columns and the two texts.
+FIELDS = frozenset([*COLUMNS, "short_description", "description"])
 
 
 class MappingError(ValueError):

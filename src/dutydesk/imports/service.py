@@ -7,10 +7,9 @@ exists already is skipped, so importing the same file twice changes nothing.
 
 from __future__ import annotations
 
-import re
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -18,28 +17,25 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from dutydesk.db import Database
+from dutydesk.imports.clocks import ImportedClock, Target, replay
+from dutydesk.imports.refs import Refs, resolve, table_of
 from dutydesk.imports.servicenow import (
     IncidentPlan,
+    IncidentValues,
     RowError,
     as_dict,
-    channel_of,
-    parse_date,
+    incident_values,
     plan_incidents,
-    value,
 )
-from dutydesk.incidents.history import GENESIS, encode, event_hash
+from dutydesk.incidents.history import GENESIS, encode, row_hash
 from dutydesk.incidents.transfer.importing import _raise_counter
 from dutydesk.kernel import clock
-from dutydesk.models import (
-    Category,
-    ConfigurationItem,
-    Incident,
-    IncidentEvent,
-    SupportGroup,
-    User,
-)
+from dutydesk.models import Incident, IncidentEvent, SlaClock
+from dutydesk.sla import policy as rules
+from dutydesk.sla.calendar import Calendar
+from dutydesk.sla.service import active_policies, calendar_of
 
-BATCH = 500
+BATCH = 1_000
 SOURCE = "import"
 RULE = "IMP"
 
@@ -52,6 +48,17 @@ class ImportReport:
     events: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)
     notes: list[tuple[int, str]] = field(default_factory=list)
+    # The file's made_sla against the resolution clock computed from its instants.
+    sla_compared: int = 0
+    sla_disagree: list[str] = field(default_factory=list)
+
+    def compare_sla(self, v: IncidentValues, clocks: list[ImportedClock]) -> None:
+        ours = next((c for c in clocks if c.kind == "resolution" and c.decided), None)
+        if v.made_sla is None or ours is None:
+            return
+        self.sla_compared += 1
+        if ours.met != v.made_sla:
+            self.sla_disagree.append(v.number)
 
     def summary(self) -> str:
         lines = [
@@ -59,195 +66,141 @@ class ImportReport:
             f"events), {self.skipped} skipped (already present or repeated rows), "
             f"{len(self.rejected)} rejected"
         ]
+        if self.sla_compared:
+            agree = self.sla_compared - len(self.sla_disagree)
+            shown = ", ".join(self.sla_disagree[:10]) + ("…" if len(self.sla_disagree) > 10 else "")
+            lines.append(
+                f"SLA: the file's made_sla agrees with the resolution clock computed from its "
+                f"instants on {agree} of {self.sla_compared} decided incidents"
+                + (f"; differs on {len(self.sla_disagree)}: {shown}" if self.sla_disagree else "")
+            )
         lines += [f"line {n}: rejected: {why}" for n, why in sorted(self.rejected)]
         lines += [f"line {n}: skipped: {why}" for n, why in sorted(self.notes)]
         return "\n".join(lines)
 
 
-def _slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60] or "user"
-
-
-class _Refs:
-    """Reference rows by name, created when missing, within the batch's transaction."""
-
-    def __init__(self, session: Session, now: datetime) -> None:
-        self.session, self.now = session, now
-        self.users = {u: i for i, u in session.execute(select(User.id, User.username)).all()}
-        self.groups = {n: i for i, n in session.execute(select(SupportGroup.id, SupportGroup.name))}
-        self.cats = {
-            (p, n): i
-            for i, n, p in session.execute(select(Category.id, Category.name, Category.parent_id))
-        }
-        self.cis = {
-            n: i for i, n in session.execute(select(ConfigurationItem.id, ConfigurationItem.name))
-        }
-
-    def _add(self, row: Any) -> int:
-        self.session.add(row)
-        self.session.flush()
-        return int(row.id)
-
-    def user(self, name: str | None, role: str) -> int | None:
-        if name is None:
-            return None
-        username = _slug(name)
-        if username not in self.users:
-            self.users[username] = self._add(
-                User(
-                    username=username,
-                    email=f"{username}@imported.invalid",
-                    full_name=name[:200],
-                    role=role,
-                    is_active=False,
-                    created_at=self.now,
-                    updated_at=self.now,
-                )
-            )
-        return self.users[username]
-
-    def group(self, name: str | None) -> int | None:
-        if name is None:
-            return None
-        if name not in self.groups:
-            self.groups[name] = self._add(
-                SupportGroup(name=name[:120], tier="l1", created_at=self.now)
-            )
-        return self.groups[name]
-
-    def category(self, name: str | None, parent: int | None = None) -> int | None:
-        if name is None:
-            return None
-        key = (parent, name[:120])
-        if key not in self.cats:
-            self.cats[key] = self._add(
-                Category(name=name[:120], parent_id=parent, created_at=self.now)
-            )
-        return self.cats[key]
-
-    def ci(self, name: str | None) -> int | None:
-        if name is None:
-            return None
-        if name not in self.cis:
-            self.cis[name] = self._add(
-                ConfigurationItem(
-                    name=name[:120], ci_class="imported", criticality="medium", created_at=self.now
-                )
-            )
-        return self.cis[name]
-
-
-def _count(row: Mapping[str, str], column: str) -> int:
-    text = value(row, column)
-    if text is None:
-        return 0
-    if not text.isdigit():
-        raise RowError(f"{column}: {text!r} is not a whole number")
-    return int(text)
-
-
-def _first_at(plan: IncidentPlan, states: Iterable[str]) -> datetime | None:
-    wanted = set(states)
-    return next((u.at for u in plan.updates if u.state in wanted), None)
-
-
-def _write(session: Session, refs: _Refs, plan: IncidentPlan, fmt: str, source: str) -> int:
-    """One incident and its history; returns the number of events."""
-    first, last = plan.updates[0], plan.last
-    row = last.raw
-    opened_at = parse_date(value(first.raw, "opened_at"), "opened_at", fmt)
-    assert opened_at is not None  # checked when planned
-    resolved_at = parse_date(value(row, "resolved_at"), "resolved_at", fmt)
-    closed_at = parse_date(value(row, "closed_at"), "closed_at", fmt)
-    if resolved_at is None and last.state in ("resolved", "closed"):
-        resolved_at = _first_at(plan, ("resolved", "closed"))
-    if closed_at is None and last.state == "closed":
-        closed_at = _first_at(plan, ("closed",))
-    category = refs.category(value(row, "category"))
-    incident = Incident(
-        number=plan.number,
-        short_description=(value(row, "short_description") or f"Imported {plan.number}")[:200],
-        description=value(row, "description") or "",
-        channel=channel_of(value(row, "contact_type")),
-        caller_id=refs.user(value(row, "caller_id"), "requester"),
-        opened_by_id=refs.user(value(row, "opened_by"), "agent"),
-        category_id=category,
-        subcategory_id=refs.category(value(row, "subcategory"), category)
-        if category is not None
-        else None,
-        ci_id=refs.ci(value(row, "cmdb_ci")),
-        impact=last.impact,
-        urgency=last.urgency,
-        priority=last.priority,
-        assignment_group_id=refs.group(last.group),
-        assignee_id=refs.user(last.assignee, "agent"),
-        state=last.state,
-        escalation_level=1,
-        reopen_count=_count(row, "reopen_count"),
-        reassignment_count=_count(row, "reassignment_count"),
-        resolution_code=(value(row, "closed_code") or None),
-        opened_at=opened_at,
-        acknowledged_at=next((u.at for u in plan.updates if u.state != "new"), None),
-        resolved_at=resolved_at if last.state in ("resolved", "closed") else None,
-        closed_at=closed_at if last.state == "closed" else None,
-        cancelled_at=last.at if last.state == "cancelled" else None,
-        updated_at=last.at,
-        history_count=0,
-        history_head=GENESIS,
-    )
-    if incident.resolution_code is not None:
-        incident.resolution_code = incident.resolution_code[:40]
-    session.add(incident)
-    session.flush()
-    events = _history(plan, source)
+def _event_rows(plan: IncidentPlan, source: str) -> list[dict[str, Any]]:
+    """The imported history as rows, hash-chained exactly as incidents.history chains."""
     head = GENESIS
-    rows = []
-    for seq, (at, actor, kind, fld, old, new) in enumerate(events, start=1):
-        event = IncidentEvent(
-            incident_id=incident.id,
-            seq=seq,
-            at=at,
-            actor_id=None,
-            actor_name=(actor or f"{source} import")[:120],
-            actor_type="import",
-            channel="import",
-            kind=kind,
-            field=fld,
-            old=encode(old),
-            new=encode(new),
-            reason=f"imported from {source}",
-            rule_id=RULE,
-            request_id=None,
-            imported=True,
-            prev_hash=head,
-        )
-        event.hash = head = event_hash(plan.number, event)
-        rows.append({c: getattr(event, c) for c in _EVENT_COLUMNS})
-    session.execute(insert(IncidentEvent), rows)
-    incident.history_count, incident.history_head = len(rows), head
-    _raise_counter(session, plan.number)
-    return len(rows)
+    rows: list[dict[str, Any]] = []
+    for seq, (at, actor, kind, fld, old, new) in enumerate(_history(plan, source), start=1):
+        row = {
+            "seq": seq,
+            "at": at,
+            "actor_id": None,
+            "actor_name": (actor or f"{source} import")[:120],
+            "actor_type": "import",
+            "channel": "import",
+            "kind": kind,
+            "field": fld,
+            "old": encode(old),
+            "new": encode(new),
+            "reason": f"imported from {source}",
+            "rule_id": RULE,
+            "request_id": None,
+            "imported": True,
+            "prev_hash": head,
+        }
+        row["hash"] = head = row_hash(plan.number, row)
+        rows.append(row)
+    return rows
 
 
-_EVENT_COLUMNS = [
-    "incident_id",
-    "seq",
-    "at",
-    "actor_id",
-    "actor_name",
-    "actor_type",
-    "channel",
-    "kind",
-    "field",
-    "old",
-    "new",
-    "reason",
-    "rule_id",
-    "request_id",
-    "imported",
-    "prev_hash",
-    "hash",
-]
+def _incident_row(v: IncidentValues, refs: Refs, events: list[dict[str, Any]]) -> dict[str, Any]:
+    category = refs.category(v.category)
+    return {
+        "number": v.number,
+        "short_description": v.short_description,
+        "description": v.description,
+        "channel": v.channel,
+        "caller_id": refs.user(v.caller),
+        "opened_by_id": refs.user(v.opened_by),
+        "category_id": category,
+        "subcategory_id": refs.category(v.subcategory, category) if category is not None else None,
+        "ci_id": refs.ci(v.ci),
+        "impact": v.impact,
+        "urgency": v.urgency,
+        "priority": v.priority,
+        "assignment_group_id": refs.group(v.group),
+        "assignee_id": refs.user(v.assignee),
+        "state": v.state,
+        "escalation_level": 1,
+        "reopen_count": v.reopen_count,
+        "reassignment_count": v.reassignment_count,
+        "resolution_code": v.resolution_code,
+        "opened_at": v.opened_at,
+        "acknowledged_at": v.acknowledged_at,
+        "resolved_at": v.resolved_at,
+        "closed_at": v.closed_at,
+        "cancelled_at": v.cancelled_at,
+        "updated_at": v.updated_at,
+        "version": 1,
+        "source_made_sla": v.made_sla,
+        "history_count": len(events),
+        "history_head": events[-1]["hash"] if events else GENESIS,
+    }
+
+
+class _Targets:
+    """The SLA policy of each priority (imported incidents have no customer or service)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.by_priority: dict[int, tuple[Target, Calendar] | None] = {}
+
+    def of(self, priority: int) -> tuple[Target, Calendar] | None:
+        if priority not in self.by_priority:
+            found = rules.best_policy(active_policies(self.session), None, None, priority)
+            self.by_priority[priority] = None
+            if found is not None:
+                target = Target(
+                    policy_name=found.name,
+                    calendar_id=found.calendar_id,
+                    response_seconds=found.response_seconds,
+                    resolution_seconds=found.resolution_seconds,
+                    warn_percents=tuple(json.loads(found.warn_percents)),
+                    pause_states=frozenset(json.loads(found.pause_states)),
+                )
+                self.by_priority[priority] = (target, calendar_of(self.session, found.calendar_id))
+        return self.by_priority[priority]
+
+
+def _clocks(targets: _Targets, plan: IncidentPlan, v: IncidentValues) -> list[ImportedClock]:
+    chosen = targets.of(v.priority)
+    if chosen is None:
+        return []
+    target, cal = chosen
+    return replay(
+        cal,
+        target,
+        opened_at=v.opened_at,
+        acknowledged_at=v.acknowledged_at,
+        resolved_at=v.resolved_at,
+        timeline=[(u.at, u.state) for u in plan.updates],
+    )
+
+
+def _clock_row(incident_id: int, target: Target, c: ImportedClock) -> dict[str, Any]:
+    return {
+        "incident_id": incident_id,
+        "kind": c.kind,
+        "group_id": None,
+        "policy_name": target.policy_name,
+        "calendar_id": target.calendar_id,
+        "target_seconds": c.target_seconds,
+        "warn_percents": json.dumps(list(c.warn_percents)),
+        "started_at": c.started_at,
+        "elapsed_before": c.elapsed_before,
+        "segment_start": None,
+        "due_at": None,
+        "next_check_at": None,  # history: the worker never fires an imported clock
+        "warned_percent": c.warned_percent,
+        "breached_at": c.breached_at,
+        "stopped_at": c.stopped_at,
+        "stop_reason": c.stop_reason,
+    }
+
+
 _TRACKED = (("state", "state"), ("assignment_group", "group"), ("priority", "priority"))
 
 
@@ -283,23 +236,23 @@ def import_file_rows(
 ) -> ImportReport:
     """Plan every incident (bad rows reject their incident), then write batch by batch."""
     report = ImportReport()
-    counted: list[tuple[int, Mapping[str, str]]] = []
-    for item in rows:
-        counted.append(item)
+    counted = list(rows)
     report.rows = len(counted)
     parsed = plan_incidents(counted, date_format)
     report.rejected += parsed.rejected
     report.notes += parsed.skipped
     report.skipped += len(parsed.skipped)
     plans = parsed.plans
+    known = Refs()
     for start in range(0, len(plans), BATCH):
         batch = plans[start : start + BATCH]
         try:
-            _write_batch(db, batch, date_format, source, report)
+            _write_batch(db, batch, date_format, source, report, known)
         except (SQLAlchemyError, RowError):
+            known.clear()  # names may have been created by the failed batch only
             for plan in batch:  # isolate the bad one; the others go in on their own
                 try:
-                    _write_batch(db, [plan], date_format, source, report)
+                    _write_batch(db, [plan], date_format, source, report, known)
                 except RowError as exc:
                     report.rejected.append((plan.lines[0], f"{plan.number}: {exc}"))
                 except SQLAlchemyError as exc:
@@ -313,19 +266,62 @@ def import_file_rows(
 
 
 def _write_batch(
-    db: Database, batch: list[IncidentPlan], fmt: str, source: str, report: ImportReport
+    db: Database,
+    batch: list[IncidentPlan],
+    fmt: str,
+    source: str,
+    report: ImportReport,
+    known: Refs,
 ) -> None:
-    imported = skipped = events = 0
+    """One transaction: the batch's new incidents, their events and clocks, a few statements."""
     with db.unit_of_work() as session:
         numbers = [p.number for p in batch]
         present = set(session.scalars(select(Incident.number).where(Incident.number.in_(numbers))))
-        refs = _Refs(session, clock.now())
-        for plan in batch:
-            if plan.number in present:
-                skipped += 1
-                continue
-            events += _write(session, refs, plan, fmt, source)
-            imported += 1
-    report.imported += imported
-    report.skipped += skipped
-    report.events += events
+        todo = [p for p in batch if p.number not in present]
+        values = [incident_values(p, fmt) for p in todo]
+        refs = resolve(session, known, values, clock.now())
+        targets = _Targets(session)
+        incidents, events, clocks = [], [], []
+        for plan, v in zip(todo, values, strict=True):
+            chain = _event_rows(plan, source)
+            incidents.append(_incident_row(v, refs, chain))
+            events.append(chain)
+            clocks.append(_clocks(targets, plan, v))
+        if incidents:
+            session.execute(insert(table_of(Incident)), incidents)
+            ids = dict(
+                session.execute(
+                    select(Incident.number, Incident.id).where(
+                        Incident.number.in_([p.number for p in todo])
+                    )
+                ).all()
+            )
+            session.execute(
+                insert(table_of(IncidentEvent)),
+                [
+                    {**e, "incident_id": ids[p.number]}
+                    for p, chain in zip(todo, events, strict=True)
+                    for e in chain
+                ],
+            )
+            clock_rows = [
+                _clock_row(ids[p.number], chosen[0], c)
+                for p, v, cs in zip(todo, values, clocks, strict=True)
+                if (chosen := targets.of(v.priority)) is not None
+                for c in cs
+            ]
+            if clock_rows:
+                session.execute(insert(table_of(SlaClock)), clock_rows)
+            top: dict[str, str] = {}
+            for p in todo:
+                prefix = p.number[:3]
+                if prefix not in top or int(p.number[3:]) > int(top[prefix][3:]):
+                    top[prefix] = p.number
+            for number in top.values():
+                _raise_counter(session, number)
+    known.update(refs)
+    report.imported += len(todo)
+    report.skipped += len(batch) - len(todo)
+    report.events += sum(len(chain) for chain in events)
+    for v, cs in zip(values, clocks, strict=True):
+        report.compare_sla(v, cs)

@@ -12,9 +12,21 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 DEFAULT_DATE_FORMAT = "%d/%m/%Y %H:%M"
+# The columns of a ServiceNow incident audit-log export (the Kaggle "incident event log"), in
+# the export's order; `short_description` and `description` are read when present too.
+COLUMNS = (
+    "number", "incident_state", "active", "reassignment_count", "reopen_count",
+    "sys_mod_count", "made_sla", "caller_id", "opened_by", "opened_at", "sys_created_by",
+    "sys_created_at", "sys_updated_by", "sys_updated_at", "contact_type", "location",
+    "category", "subcategory", "u_symptom", "cmdb_ci", "impact", "urgency", "priority",
+    "assignment_group", "assigned_to", "knowledge", "u_priority_confirmation", "notify",
+    "problem_id", "rfc", "vendor", "caused_by", "closed_code", "resolved_by", "resolved_at",
+    "closed_at",
+)  # fmt: skip
 REQUIRED = ("number", "incident_state", "opened_at")
 NUMBER_RE = re.compile(r"^[A-Z]{3}[0-9]{1,12}$")
 MALFORMED = "\0malformed"  # the reader's note on a row whose cells do not match the header
@@ -81,17 +93,31 @@ def value(row: Mapping[str, str], column: str) -> str | None:
     return None if text in MISSING else text
 
 
+# The default format without strptime (~10x faster; same digits accepted, same range checks).
+_DEFAULT_RE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2}):(\d{1,2})")
+
+
+@lru_cache(maxsize=65_536)
+def _strptime(text: str, fmt: str) -> datetime:
+    """An audit log repeats each incident's dates on every row: parse each text once."""
+    if fmt == DEFAULT_DATE_FORMAT and (m := _DEFAULT_RE.fullmatch(text)) is not None:
+        day, month, year, hour, minute = map(int, m.groups())
+        return datetime(year, month, day, hour, minute, tzinfo=UTC)
+    return datetime.strptime(text, fmt).replace(tzinfo=UTC)
+
+
 def parse_date(text: str | None, column: str, fmt: str) -> datetime | None:
     if text is None:
         return None
     try:
-        return datetime.strptime(text, fmt).replace(tzinfo=UTC)
+        return _strptime(text, fmt)
     except ValueError:
         raise RowError(
             f"{column}: {text!r} does not match the date format {fmt!r} (see --date-format)"
         ) from None
 
 
+@lru_cache(maxsize=1024)
 def parse_level(text: str | None, column: str, default: int) -> int:
     """'2 - Medium' → 2; a bare number is accepted."""
     if text is None:
@@ -196,3 +222,105 @@ def as_dict(update: Update) -> dict[str, Any]:
         "assignment_group": update.group,
         "assigned_to": update.assignee,
     }
+
+
+BOOLEANS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
+
+
+def count_of(row: Mapping[str, str], column: str) -> int:
+    text = value(row, column)
+    if text is None:
+        return 0
+    if not text.isdigit():
+        raise RowError(f"{column}: {text!r} is not a whole number")
+    return int(text)
+
+
+def flag_of(row: Mapping[str, str], column: str) -> bool | None:
+    text = value(row, column)
+    if text is None:
+        return None
+    flag = BOOLEANS.get(text.lower())
+    if flag is None:
+        raise RowError(f"{column}: {text!r} is not true or false")
+    return flag
+
+
+def first_at(plan: IncidentPlan, states: Iterable[str]) -> datetime | None:
+    wanted = set(states)
+    return next((u.at for u in plan.updates if u.state in wanted), None)
+
+
+@dataclass(frozen=True)
+class IncidentValues:
+    """The incident row of a plan, with reference data still as names."""
+
+    number: str
+    short_description: str
+    description: str
+    channel: str
+    caller: str | None
+    opened_by: str | None
+    category: str | None
+    subcategory: str | None
+    ci: str | None
+    impact: int
+    urgency: int
+    priority: int
+    group: str | None
+    assignee: str | None
+    state: str
+    reopen_count: int
+    reassignment_count: int
+    resolution_code: str | None
+    opened_at: datetime
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    cancelled_at: datetime | None
+    updated_at: datetime
+    made_sla: bool | None
+
+
+def incident_values(plan: IncidentPlan, fmt: str) -> IncidentValues:
+    """The incident as it ended: the last row's values, the first row's opening, the instants
+    of the first acknowledgement, resolution and closure when the file leaves them out."""
+    first, last = plan.updates[0], plan.last
+    row = last.raw
+    opened_at = parse_date(value(first.raw, "opened_at"), "opened_at", fmt)
+    assert opened_at is not None  # checked when planned
+    resolved_at = parse_date(value(row, "resolved_at"), "resolved_at", fmt)
+    closed_at = parse_date(value(row, "closed_at"), "closed_at", fmt)
+    if resolved_at is None and last.state in ("resolved", "closed"):
+        resolved_at = first_at(plan, ("resolved", "closed"))
+    if closed_at is None and last.state == "closed":
+        closed_at = first_at(plan, ("closed",))
+    category = value(row, "category")
+    code = value(row, "closed_code")
+    return IncidentValues(
+        number=plan.number,
+        short_description=(value(row, "short_description") or f"Imported {plan.number}")[:200],
+        description=value(row, "description") or "",
+        channel=channel_of(value(row, "contact_type")),
+        caller=value(row, "caller_id"),
+        opened_by=value(row, "opened_by"),
+        category=category,
+        subcategory=value(row, "subcategory") if category is not None else None,
+        ci=value(row, "cmdb_ci"),
+        impact=last.impact,
+        urgency=last.urgency,
+        priority=last.priority,
+        group=last.group,
+        assignee=last.assignee,
+        state=last.state,
+        reopen_count=count_of(row, "reopen_count"),
+        reassignment_count=count_of(row, "reassignment_count"),
+        resolution_code=code[:40] if code else None,
+        opened_at=opened_at,
+        acknowledged_at=next((u.at for u in plan.updates if u.state != "new"), None),
+        resolved_at=resolved_at if last.state in ("resolved", "closed") else None,
+        closed_at=closed_at if last.state == "closed" else None,
+        cancelled_at=last.at if last.state == "cancelled" else None,
+        updated_at=last.at,
+        made_sla=flag_of(row, "made_sla"),
+    )

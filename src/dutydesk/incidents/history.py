@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,11 +19,16 @@ from dutydesk.models import Incident, IncidentEvent
 GENESIS = "0" * 64
 
 
+# json.dumps with options builds an encoder per call; these are built once (same output).
+_VALUES = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def encode(value: Any) -> str | None:
     """History values are stored as canonical JSON text (None stays NULL)."""
     if value is None:
         return None
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _VALUES.encode(value)
 
 
 def _iso(at: datetime) -> str:
@@ -32,26 +37,36 @@ def _iso(at: datetime) -> str:
 
 def event_hash(number: str, event: IncidentEvent) -> str:
     """H(prev_hash ‖ canonical content); the incident number ties the chain to its record."""
+    return row_hash(number, {name: getattr(event, name) for name in HASHED})
+
+
+HASHED = (
+    "seq", "at", "actor_id", "actor_name", "actor_type", "channel", "kind", "field", "old",
+    "new", "reason", "rule_id", "request_id", "imported", "prev_hash",
+)  # fmt: skip
+
+
+def row_hash(number: str, row: Mapping[str, Any]) -> str:
+    """The same hash over an event's column values (bulk writers build rows, not objects)."""
     content = {
         "incident": number,
-        "seq": event.seq,
-        "at": _iso(event.at),
-        "actor_id": event.actor_id,
-        "actor_name": event.actor_name,
-        "actor_type": event.actor_type,
-        "channel": event.channel,
-        "kind": event.kind,
-        "field": event.field,
-        "old": event.old,
-        "new": event.new,
-        "reason": event.reason,
-        "rule_id": event.rule_id,
-        "request_id": event.request_id,
-        "imported": bool(event.imported),
-        "prev": event.prev_hash,
+        "seq": row["seq"],
+        "at": _iso(row["at"]),
+        "actor_id": row["actor_id"],
+        "actor_name": row["actor_name"],
+        "actor_type": row["actor_type"],
+        "channel": row["channel"],
+        "kind": row["kind"],
+        "field": row["field"],
+        "old": row["old"],
+        "new": row["new"],
+        "reason": row["reason"],
+        "rule_id": row["rule_id"],
+        "request_id": row["request_id"],
+        "imported": bool(row["imported"]),
+        "prev": row["prev_hash"],
     }
-    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(content).encode()).hexdigest()
 
 
 def record(

@@ -128,6 +128,8 @@ class Incident(Base):
     # and the ids of the levels fired so far (each fires once per incident).
     escalation_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     escalation_levels_fired: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
+    # Imported history: the source's own "made SLA" figure (ServiceNow made_sla), NULL if none.
+    source_made_sla: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     # Head of the hash chain and the number of events: deleting the last event shows.
     history_count: Mapped[int] = mapped_column(Integer, default=0)
     history_head: Mapped[str] = mapped_column(String(64), default="")

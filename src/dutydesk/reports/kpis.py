@@ -312,7 +312,7 @@ def kpi_table(
         sums[k] = _Sums(*(_number(v) for v in values))
         if not sums[k].count:
             del sums[k]  # an ungrouped aggregate over nothing still returns one row
-    medians, total_median = _medians(session, where, keys, res, clk)
+    medians, total_median = _medians(session, where, keys, res, clk if business else None)
     labels = _labels(session, group_by, list(sums))
     table = KpiTable(group_by=group_by, business=business)
     total = _Sums()
@@ -345,7 +345,7 @@ def _medians(
     the middle row, or the mean of the two middle rows, of each ordered partition."""
     key = keys[0] if keys else literal_column("NULL").label("key")
     part = keys or None
-    inner = (
+    ranked = (
         select(
             key,
             value.label("d"),
@@ -355,10 +355,11 @@ def _medians(
             func.count().over().label("nt"),
         )
         .select_from(Incident)
-        .outerjoin(clk, clk.c.incident_id == Incident.id)
         .where(*where, value.is_not(None))
-        .subquery("ranked")
     )
+    if clk is not None:  # business time: the durations come from the clocks
+        ranked = ranked.outerjoin(clk, clk.c.incident_id == Incident.id)
+    inner = ranked.subquery("ranked")
     c = inner.c
     middle_k = c.rk.in_([(c.nk + 1) // 2, (c.nk + 2) // 2])
     middle_t = c.rt.in_([(c.nt + 1) // 2, (c.nt + 2) // 2])

@@ -209,6 +209,7 @@ class IncidentRecord(_Record):
     escalation_levels_fired: list[int] | None = None
     tags: list[str] | None = None  # routing
     is_service_request: bool = False  # routing
+    source_made_sla: bool | None = None  # imported history: the source's own SLA figure
     events: list[EventRecord]
     comments: list[CommentRecord]
     attachments: list[AttachmentRecord]
