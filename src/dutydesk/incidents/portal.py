@@ -53,6 +53,7 @@ FORM_FIELDS = {
     "short_description": "short_description",
     "description": "description",
     "service_id": "service",
+    "service": "service",
     "urgency": "urgency",
     "file": "files",
     "body": "body",
@@ -257,7 +258,11 @@ async def submit(
 
         def work(session: Session, actor: Actor) -> str:
             levels = rules.get_priority_matrix(session).levels
-            create = valid.model_copy(update={"urgency": urgency_level(level, levels)})
+            # The requester says how urgent it is; impact starts at the lowest level, as for
+            # mail, and the desk raises it in triage (PRI-2).
+            create = valid.model_copy(
+                update={"urgency": urgency_level(level, levels), "impact": levels}
+            )
             incident = service.open_incident(session, actor, create, settings=user.settings)
             session.flush()
             _attach_all(session, actor, user, incident, chosen)
