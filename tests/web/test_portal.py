@@ -10,8 +10,8 @@ from sqlalchemy import select, update
 
 from dutydesk.db import Database
 from dutydesk.incidents.portal_rules import REQUEST_MARKER
-from dutydesk.models import Attachment, Comment, Customer, Incident, Service
-from tests.factories import Cast, act, new_incident
+from dutydesk.models import Customer, Incident, Service
+from tests.factories import Cast, new_incident
 from tests.web.conftest import row_counts, sign_in
 
 

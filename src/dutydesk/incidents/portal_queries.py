@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from dutydesk.access.policy import Actor, incident_visibility
 from dutydesk.incidents.lifecycle import OPEN, Status
+from dutydesk.incidents.portal_rules import size_label
 from dutydesk.models import Attachment, Comment, Incident, Service, User
 
 ACTIVE = sorted(OPEN | {Status.resolved})  # a resolved record still waits for the requester
@@ -68,6 +69,10 @@ class Entry:
     attachment_id: int | None = None
     filename: str = ""
     size: int = 0
+
+    @property
+    def size_label(self) -> str:
+        return size_label(self.size)
 
 
 def _author(user: User | None, actor: Actor) -> str:

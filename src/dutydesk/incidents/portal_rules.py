@@ -115,6 +115,15 @@ def plain_status(status: Status) -> str:
     return "Being worked on"
 
 
+def size_label(size: int) -> str:
+    """A file size as people read it."""
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
 def badge_of(status: Status) -> str:
     """The CSS badge modifier of a state (pending states share one)."""
     return "pending" if status in PENDING else status.value
