@@ -6,21 +6,14 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from httpx import Response
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from dutydesk.db import Database
 from dutydesk.incidents.portal_rules import REQUEST_MARKER
-from dutydesk.models import Customer, Incident, Service
+from dutydesk.models import Customer, Service
 from tests.factories import Cast, new_incident
+from tests.incidents.test_confirmation import incident
 from tests.web.conftest import row_counts, sign_in
-
-
-def incident(db: Database, number: str) -> Incident:
-    with db.unit_of_work(write=False) as s:
-        found = s.scalar(select(Incident).where(Incident.number == number))
-        assert found is not None
-        s.expunge(found)
-        return found
 
 
 def submit(client: TestClient, csrf: str, files: Any = None, **fields: str) -> Response:

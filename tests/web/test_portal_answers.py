@@ -7,33 +7,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from dutydesk.db import Database
-from dutydesk.models import Comment, Incident
+from dutydesk.models import Comment
 from tests.factories import Cast, act, new_incident
+from tests.incidents.test_confirmation import incident, resolved
 from tests.web.conftest import row_counts, sign_in
-
-
-def state_of(db: Database, number: str) -> Incident:
-    with db.unit_of_work(write=False) as s:
-        found = s.scalar(select(Incident).where(Incident.number == number))
-        assert found is not None
-        s.expunge(found)
-        return found
-
-
-def resolved(client: TestClient, cast: Cast) -> str:
-    number = str(new_incident(client, cast.dave, category_id=cast.hardware.id)["number"])
-    assert act(client, cast.alice, number, "assign", group_id=cast.desk.id).status_code == 200
-    done = act(
-        client,
-        cast.alice,
-        number,
-        "resolve",
-        resolution_code="fixed",
-        resolution_notes="Restarted the mail relay.",
-        is_workaround=False,
-    )
-    assert done.status_code == 200, done.text
-    return number
 
 
 def test_a_reply_with_a_file_is_public_and_shown(
@@ -86,7 +63,7 @@ def test_a_reply_while_the_desk_waits_for_the_requester_keeps_the_record_waiting
     page = client.get(f"/portal/incidents/{number}")
     assert "Waiting for you" in page.text and 'aria-current="step">Waiting for you' in page.text
     client.post(f"/portal/incidents/{number}/reply", data={"csrf_token": csrf, "body": "Floor 2"})
-    assert state_of(db, number).state == "pending_user"
+    assert incident(db, number).state == "pending_user"
 
 
 def test_confirming_closes_and_the_rating_is_taken_once(
@@ -95,13 +72,13 @@ def test_confirming_closes_and_the_rating_is_taken_once(
     number = resolved(client, cast)
     csrf = sign_in(client, "dave")
     page = client.get(f"/portal/incidents/{number}")
-    assert "Restarted the mail relay." in page.text and "Yes, it is fixed" in page.text
+    assert "Restarted the mail relay" in page.text and "Yes, it is fixed" in page.text
     assert 'id="body"' not in page.text  # the answer comes first, not a reply
     done = client.post(
         f"/portal/incidents/{number}/answer", data={"csrf_token": csrf, "answer": "confirm"}
     )
     assert done.status_code == 200 and f"{number} is closed" in done.text
-    assert state_of(db, number).state == "closed"
+    assert incident(db, number).state == "closed"
     assert "Send my rating" in done.text
     bad = client.post(
         f"/portal/incidents/{number}/rating", data={"csrf_token": csrf, "rating": "9"}
@@ -116,7 +93,7 @@ def test_confirming_closes_and_the_rating_is_taken_once(
         f"/portal/incidents/{number}/rating", data={"csrf_token": csrf, "rating": "1"}
     )
     assert again.status_code == 409 and "already rated" in again.text
-    row = state_of(db, number)
+    row = incident(db, number)
     assert (row.csat_rating, row.csat_comment) == (4, "Quick, thanks")
     twice = client.post(
         f"/portal/incidents/{number}/answer", data={"csrf_token": csrf, "answer": "confirm"}
@@ -134,13 +111,13 @@ def test_not_fixed_needs_a_reason_then_reopens(
         f"/portal/incidents/{number}/answer", data={"csrf_token": csrf, "answer": "reject"}
     )
     assert bare.status_code == 422 and 'id="reason-error"' in bare.text
-    assert row_counts(db) == before and state_of(db, number).state == "resolved"
+    assert row_counts(db) == before and incident(db, number).state == "resolved"
     rejected = client.post(
         f"/portal/incidents/{number}/answer",
         data={"csrf_token": csrf, "answer": "reject", "reason": "Still bounces"},
     )
     assert rejected.status_code == 200 and "open again" in rejected.text
-    row = state_of(db, number)
+    row = incident(db, number)
     assert (row.state, row.reopen_count) == ("in_progress", 1)
 
 
@@ -151,4 +128,4 @@ def test_only_the_caller_answers_and_rates(client: TestClient, cast: Cast, db: D
         f"/portal/incidents/{number}/answer", data={"csrf_token": csrf, "answer": "confirm"}
     )
     assert refused.status_code == 404  # not hers: as if missing
-    assert state_of(db, number).state == "resolved"
+    assert incident(db, number).state == "resolved"

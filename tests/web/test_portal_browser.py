@@ -3,17 +3,14 @@ the REST API (this branch has no agent pages yet), phone widths, CSP, axe, scree
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.factories import Person
-from tests.web.conftest import Served, screenshot
+from tests.web.conftest import Served, axe_violations, screenshot
 
-AXE = Path(__file__).parent / "vendor" / "axe-core-4.14.1.min.js"
 SIZES = {"desktop": (1366, 768), "phone": (390, 844)}
 
 
@@ -133,13 +130,7 @@ def test_portal_pages_fit_break_no_csp_rule_and_are_screenshotted(
 def test_no_serious_accessibility_findings(open_page: Any, served: Served, path: str) -> None:
     page = open_page("dave", bypass_csp=True)  # axe is injected as an inline script
     page.goto(path.format(number=served.incidents[0]))
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate("async () => JSON.stringify(await axe.run(document))")
-    violations = [
-        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-        for v in json.loads(result)["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
+    violations = axe_violations(page)
     assert not violations, violations
 
 

@@ -5,9 +5,10 @@ the API and the e-mailed links; the pages show the public conversation only."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -46,6 +47,7 @@ from dutydesk.web.context import SignedIn, WebUser
 from dutydesk.web.render import redirect, render
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
+T = TypeVar("T")
 Files = Annotated[list[UploadFile] | None, File()]
 MAX_FILES = 5
 # The form's names of the service's fields; the others are named in the form's alert.
@@ -354,6 +356,28 @@ async def record(request: Request, user: SignedIn, number: str) -> HTMLResponse:
     return await _record_page(request, user, number)
 
 
+async def _on_record(
+    request: Request,
+    user: WebUser,
+    number: str,
+    change: Callable[[Session, Actor, Incident], T],
+    values: dict[str, str],
+) -> T | HTMLResponse:
+    """One write on a record the user may see; a refusal re-renders the record page with the
+    messages next to the fields (a record the user may not see stays a 404 page)."""
+
+    def work(session: Session, actor: Actor) -> T:
+        incident = queries.get_incident_for(session, actor, number, for_update=True)
+        return change(session, actor, incident)
+
+    try:
+        return await user.write(work)
+    except NotFound:
+        raise
+    except DomainError as exc:
+        return await _refused(request, user, number, exc, values)
+
+
 @router.post("/incidents/{number}/reply", response_class=HTMLResponse)
 async def reply(
     request: Request,
@@ -365,29 +389,28 @@ async def reply(
     values = {"body": body}
     try:
         chosen = await _uploads(files, user.settings.max_attachment_bytes)
+    except InvalidInput as exc:
+        return await _refused(request, user, number, exc, values)
+
+    def change(session: Session, actor: Actor, incident: Incident) -> None:
         if not body.strip() and not chosen:
             raise InvalidInput(
                 "nothing to send", errors=[{"field": "body", "msg": "write a reply or add a file"}]
             )
+        if Status(incident.state) == Status.resolved:
+            raise InvalidInput(
+                "answer the resolution first",
+                errors=[{"field": "body", "msg": "confirm the fix or tell us it is not fixed"}],
+            )
+        if body.strip():
+            collaboration.add_comment(
+                session, actor, incident, body.strip(), "public", settings=user.settings
+            )
+        _attach_all(session, actor, user, incident, chosen)
 
-        def work(session: Session, actor: Actor) -> None:
-            incident = queries.get_incident_for(session, actor, number, for_update=True)
-            if Status(incident.state) == Status.resolved:
-                raise InvalidInput(
-                    "answer the resolution first",
-                    errors=[{"field": "body", "msg": "confirm the fix or tell us it is not fixed"}],
-                )
-            if body.strip():
-                collaboration.add_comment(
-                    session, actor, incident, body.strip(), "public", settings=user.settings
-                )
-            _attach_all(session, actor, user, incident, chosen)
-
-        await user.write(work)
-    except NotFound:
-        raise
-    except DomainError as exc:
-        return await _refused(request, user, number, exc, values)
+    refused = await _on_record(request, user, number, change, values)
+    if refused is not None:
+        return refused
     sent = "Your reply was sent." if body.strip() else "Your file was added."
     return redirect(request, f"/portal/incidents/{number}", message=sent)
 
@@ -404,20 +427,16 @@ async def answer(
         raise InvalidInput("answer is 'confirm' or 'reject'")
     accept = answer == "confirm"
 
-    def work(session: Session, actor: Actor) -> str:
-        incident = queries.get_incident_for(session, actor, number, for_update=True)
+    def change(session: Session, actor: Actor, incident: Incident) -> str:
         result = by_link.answer_resolution(
             session, user.settings, actor, incident, accept=accept, reason=reason, via="the portal"
         )
         session.flush()
         return result.number
 
-    try:
-        new_number = await user.write(work)
-    except NotFound:
-        raise
-    except DomainError as exc:
-        return await _refused(request, user, number, exc, {"reason": reason})
+    new_number = await _on_record(request, user, number, change, {"reason": reason})
+    if isinstance(new_number, HTMLResponse):
+        return new_number
     if accept:
         message = f"Thank you for confirming. {number} is closed."
     elif new_number != number:
@@ -440,16 +459,14 @@ async def rate(
 ) -> Response:
     value: Any = int(rating) if rating.isdigit() else None
 
-    def work(session: Session, actor: Actor) -> None:
-        incident = queries.get_incident_for(session, actor, number, for_update=True)
+    def change(session: Session, actor: Actor, incident: Incident) -> None:
         confirmation.give_feedback(session, actor, incident, value, comment)
 
-    try:
-        await user.write(work)
-    except NotFound:
-        raise
-    except DomainError as exc:
-        return await _refused(request, user, number, exc, {"rating": rating, "comment": comment})
+    refused = await _on_record(
+        request, user, number, change, {"rating": rating, "comment": comment}
+    )
+    if refused is not None:
+        return refused
     return redirect(request, f"/portal/incidents/{number}", message="Thank you for your rating.")
 
 
