@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import update
 
+from dutydesk.config import Settings
 from dutydesk.db import Database
 from dutydesk.incidents.portal_rules import REQUEST_MARKER
 from dutydesk.models import Customer, Service
@@ -181,3 +182,15 @@ def test_the_organization_tab_appears_only_when_the_customer_shares(
     assert shared.status_code == 200 and "Erin&#39;s VPN drops" in shared.text
     page = client.get(f"/portal/incidents/{number}")
     assert page.status_code == 200 and "It&#39;s not fixed" not in page.text
+
+
+def test_a_file_over_the_limit_is_refused_next_to_the_field_and_writes_nothing(
+    client: TestClient, cast: Cast, db: Database, settings: Settings
+) -> None:
+    settings.max_attachment_bytes = 10
+    csrf = sign_in(client, "dave")
+    before = row_counts(db)
+    big = submit(client, csrf, files=[("files", ("big.log", b"x" * 11, "text/plain"))])
+    assert big.status_code == 413 and 'id="files-error"' in big.text
+    assert "larger than the limit of 10 bytes" in big.text
+    assert row_counts(db) == before

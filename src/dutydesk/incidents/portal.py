@@ -41,7 +41,7 @@ from dutydesk.incidents.portal_rules import (
     urgency_level,
 )
 from dutydesk.incidents.schemas import Channel, IncidentCreate
-from dutydesk.kernel.errors import DomainError, InvalidInput, NotFound
+from dutydesk.kernel.errors import DomainError, InvalidInput, NotFound, PayloadTooLarge
 from dutydesk.models import Incident
 from dutydesk.web.context import SignedIn, WebUser
 from dutydesk.web.render import redirect, render
@@ -95,6 +95,8 @@ def _field_errors(exc: DomainError) -> tuple[dict[str, str], list[str]]:
     """The service's errors next to the form's fields; the rest in the form's alert."""
     by_field: dict[str, str] = {}
     other: list[str] = []
+    if isinstance(exc, PayloadTooLarge):  # a file over the limit
+        by_field["files"] = exc.detail[:1].upper() + exc.detail[1:] + "."
     for error in exc.errors:
         name = str(error.get("field", ""))
         message = str(error.get("msg", "not valid"))
