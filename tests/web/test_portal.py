@@ -194,3 +194,11 @@ def test_a_file_over_the_limit_is_refused_next_to_the_field_and_writes_nothing(
     assert big.status_code == 413 and 'id="files-error"' in big.text
     assert "larger than the limit of 10 bytes" in big.text
     assert row_counts(db) == before
+
+
+def test_staff_see_only_records_they_are_the_caller_of(client: TestClient, cast: Cast) -> None:
+    logged = new_incident(client, cast.alice, caller_id=cast.dave.id)["number"]
+    own = new_incident(client, cast.alice, caller_id=cast.alice.id)["number"]
+    sign_in(client, "alice")
+    home = client.get("/portal")
+    assert home.status_code == 200 and own in home.text and logged not in home.text

@@ -20,6 +20,10 @@ ENDED = sorted({Status.closed, Status.cancelled})
 
 
 def _own(actor: Actor) -> ColumnElement[bool]:
+    """Records the actor is the caller of; a requester's own submissions too (staff submit
+    for callers all day: those are the callers' records, not the agent's)."""
+    if actor.is_staff:
+        return Incident.caller_id == actor.user_id
     return or_(Incident.caller_id == actor.user_id, Incident.opened_by_id == actor.user_id)
 
 
