@@ -18,6 +18,7 @@ from dutydesk.db import Database, make_engine
 from dutydesk.escalation.api import router as escalation_router
 from dutydesk.incidents.api import router as incidents_router
 from dutydesk.incidents.closure_api import router as closure_router
+from dutydesk.incidents.portal import router as portal_web
 from dutydesk.incidents.web import router as incidents_web
 from dutydesk.intake.api import router as intake_router
 from dutydesk.intake.mail.api import router as mail_router
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(home_web)
     app.include_router(people_web)
     app.include_router(notify_web)
+    app.include_router(portal_web)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(routing_router)
     metrics = Metrics(database)

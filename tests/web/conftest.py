@@ -13,6 +13,7 @@ the form when a user name is given), `screenshot(page, name)`; every page opened
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable, Generator, Iterator
@@ -37,6 +38,7 @@ from tests.serving import ServerThread
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+AXE = Path(__file__).parent / "vendor" / "axe-core-4.14.1.min.js"
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -143,6 +145,18 @@ def pytest_runtest_makereport(
 
 
 FAILED = pytest.StashKey[bool]()
+
+
+def axe_violations(page: Any) -> list[tuple[str, str, list[Any]]]:
+    """The serious and critical axe-core findings of the page (open it with bypass_csp=True:
+    axe is injected as an inline script)."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => JSON.stringify(await axe.run(document))")
+    return [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+        for v in json.loads(result)["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
 
 
 def screenshot(page: Any, name: str) -> Path:

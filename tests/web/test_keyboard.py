@@ -4,13 +4,12 @@ at 360 px, and no serious axe-core findings."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-AXE = Path(__file__).parent / "vendor" / "axe-core-4.14.1.min.js"
+from tests.web.conftest import axe_violations
+
 MISSING = "Failed to load resource: the server responded with a status of 404"  # the 404 page
 
 
@@ -115,11 +114,5 @@ def test_pages_fit_a_phone_and_break_no_csp_rule(
 def test_no_serious_accessibility_findings(open_page: Any, who: str | None, path: str) -> None:
     page = open_page(who, bypass_csp=True)  # axe is injected as an inline script
     page.goto(path)
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate("async () => JSON.stringify(await axe.run(document))")
-    violations = [
-        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-        for v in json.loads(result)["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
+    violations = axe_violations(page)
     assert not violations, violations

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from dutydesk.access.policy import Actor
 from dutydesk.config import Settings
 from dutydesk.incidents import actions
 from dutydesk.incidents.confirmation import (
@@ -34,11 +35,29 @@ def answer_by_link(
     """Confirm (closes) or reject (reopens, or opens a linked follow-up after the window)."""
     link = check_link(session, settings, number, token, Purpose.confirm)
     incident = link.incident
-    if incident.state != Status.resolved:
-        raise Gone(f"{number} is {incident.state.replace('_', ' ')}; there is nothing to confirm")
     actor = caller_actor(session, incident)
+    return answer_resolution(
+        session, settings, actor, incident, accept=accept, reason=reason, via="the e-mailed link"
+    )
+
+
+def answer_resolution(
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    incident: Incident,
+    *,
+    accept: bool,
+    reason: str | None,
+    via: str,
+) -> Incident:
+    """The caller's answer, by link or in the portal: confirm (CNF-1) or reject (ROP-1..3)."""
+    if incident.state != Status.resolved:
+        number = incident.number
+        raise Gone(f"{number} is {incident.state.replace('_', ' ')}; there is nothing to confirm")
+    actions.ensure_actor_may_act(actor, incident)
     if accept:
-        req = ActionRequest(reason="confirmed through the e-mailed link")
+        req = ActionRequest(reason=f"confirmed through {via}")
         return actions.perform_action(session, actor, incident, "confirm", req, settings=settings)
     if not (reason and reason.strip()):
         raise InvalidInput(

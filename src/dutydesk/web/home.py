@@ -1,12 +1,12 @@
-"""The start page sends each visitor where they work; `/queues` and `/portal` are minimal
-placeholders until the agent workspace and the self-service portal replace them."""
+"""The start page sends each visitor where they work; `/queues` is a minimal placeholder
+until the agent workspace replaces it (the portal is `incidents.portal`)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from dutydesk.web.context import SignedIn, Staff, current_user
+from dutydesk.web.context import Staff, current_user
 from dutydesk.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -23,10 +23,4 @@ async def start(request: Request) -> Response:
 @router.get("/queues", response_class=HTMLResponse)
 async def queues(request: Request, user: Staff) -> HTMLResponse:
     context = {"heading": "Queues", "text": "The agent workspace comes here."}
-    return render(request, user, "web/placeholder.html", context, block="content")
-
-
-@router.get("/portal", response_class=HTMLResponse)
-async def portal(request: Request, user: SignedIn) -> HTMLResponse:
-    context = {"heading": "My requests", "text": "The self-service portal comes here."}
     return render(request, user, "web/placeholder.html", context, block="content")
