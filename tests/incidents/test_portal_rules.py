@@ -9,10 +9,8 @@ from dutydesk.incidents.portal_rules import (
     Kind,
     UrgencyChoice,
     kind_of,
-    mark_description,
     plain_status,
     progress,
-    shown_description,
     size_label,
     status_label,
     urgency_level,
@@ -72,11 +70,8 @@ def test_every_state_has_plain_words() -> None:
     assert plain_status(Status.pending_user).startswith("Waiting for you")
 
 
-def test_a_request_is_marked_and_the_mark_is_hidden_again() -> None:
-    marked = mark_description(Kind.request, "Two screens please")
-    assert kind_of(marked) == Kind.request and shown_description(marked) == "Two screens please"
-    plain = mark_description(Kind.incident, "It is broken")
-    assert kind_of(plain) == Kind.incident and plain == "It is broken"
+def test_the_request_flag_decides_the_kind() -> None:
+    assert kind_of(True) == Kind.request and kind_of(False) == Kind.incident
 
 
 @pytest.mark.parametrize(

@@ -6,12 +6,11 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from httpx import Response
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from dutydesk.config import Settings
 from dutydesk.db import Database
-from dutydesk.incidents.portal_rules import REQUEST_MARKER
-from dutydesk.models import Customer, Service
+from dutydesk.models import Customer, IncidentEvent, Service
 from tests.factories import Cast, new_incident
 from tests.incidents.test_confirmation import incident
 from tests.web.conftest import row_counts, sign_in
@@ -72,7 +71,7 @@ def test_a_problem_report_is_logged_as_the_requester_through_the_portal(
     assert number in home.text and "Nothing open" not in home.text
 
 
-def test_a_request_keeps_the_requesters_choice_in_its_description(
+def test_a_request_is_flagged_as_a_service_request_with_the_reason_in_its_history(
     client: TestClient, cast: Cast, db: Database
 ) -> None:
     csrf = sign_in(client, "dave")
@@ -83,9 +82,16 @@ def test_a_request_keeps_the_requesters_choice_in_its_description(
     )
     number = sent.headers["location"].rsplit("/", 1)[-1]
     row = incident(db, number)
-    assert row.description.startswith(REQUEST_MARKER) and row.urgency == 3
+    assert row.is_service_request and row.urgency == 3
+    with db.unit_of_work(write=False) as s:
+        flagged = s.scalars(
+            select(IncidentEvent.field).where(
+                IncidentEvent.incident_id == row.id, IncidentEvent.rule_id == "REQ-PTL"
+            )
+        ).all()
+    assert flagged == ["is_service_request"]
     shown = client.get(f"/portal/incidents/{number}").text
-    assert "Request" in shown and REQUEST_MARKER not in shown
+    assert "Request" in shown
 
 
 def test_bad_input_is_shown_next_to_the_fields_and_writes_nothing(

@@ -33,16 +33,15 @@ from dutydesk.incidents.portal_rules import (
     UrgencyChoice,
     badge_of,
     kind_of,
-    mark_description,
     plain_status,
     progress,
-    shown_description,
     status_label,
     urgency_level,
 )
 from dutydesk.incidents.schemas import Channel, IncidentCreate
 from dutydesk.kernel.errors import DomainError, InvalidInput, NotFound, PayloadTooLarge
 from dutydesk.models import Incident
+from dutydesk.routing import requests
 from dutydesk.web.context import SignedIn, WebUser
 from dutydesk.web.render import redirect, render
 
@@ -84,7 +83,7 @@ def _row(incident: Incident) -> Row:
     return Row(
         incident.number,
         incident.short_description,
-        kind_of(incident.description).value,
+        kind_of(incident.is_service_request).value,
         status_label(status),
         badge_of(status),
         _when(incident.updated_at),
@@ -246,7 +245,7 @@ async def submit(
     try:
         data = IncidentCreate(
             short_description=short_description.strip(),
-            description=mark_description(chosen_kind, description.strip()),
+            description=description.strip(),
             service_id=int(service_id) if service_id.isdigit() else None,
             channel=Channel.portal,
         )
@@ -268,6 +267,8 @@ async def submit(
                 update={"urgency": urgency_level(level, levels), "impact": levels}
             )
             incident = service.open_incident(session, actor, create, settings=user.settings)
+            if chosen_kind == Kind.request:
+                requests.flag_requested_by_caller(session, actor, incident)
             session.flush()
             _attach_all(session, actor, user, incident, chosen)
             return incident.number
@@ -298,8 +299,8 @@ def _record(session: Session, actor: Actor, incident: Incident) -> dict[str, Any
     return {
         "number": incident.number,
         "short_description": incident.short_description,
-        "description": shown_description(incident.description),
-        "kind": kind_of(incident.description).value,
+        "description": incident.description,
+        "kind": kind_of(incident.is_service_request).value,
         "service": portal_queries.service_name(session, incident.service_id),
         "opened": _when(incident.opened_at),
         "updated": _when(incident.updated_at),

@@ -8,10 +8,6 @@ from enum import StrEnum
 
 from dutydesk.incidents.lifecycle import PENDING, Status
 
-# The portal has no service-request record yet (routing adds one): a request is an incident
-# whose description starts with this line. The marker is what merges into the request flag.
-REQUEST_MARKER = "[Request submitted in the portal]"
-
 
 class Kind(StrEnum):
     incident = "incident"
@@ -40,19 +36,10 @@ def urgency_level(choice: UrgencyChoice, levels: int) -> int:
     return (levels + 1) // 2
 
 
-def mark_description(kind: Kind, description: str) -> str:
-    if kind == Kind.request:
-        return f"{REQUEST_MARKER}\n\n{description}".rstrip()
-    return description
-
-
-def kind_of(description: str) -> Kind:
-    return Kind.request if description.startswith(REQUEST_MARKER) else Kind.incident
-
-
-def shown_description(description: str) -> str:
-    """The requester's own text, without the marker line."""
-    return description.removeprefix(REQUEST_MARKER).lstrip("\n")
+def kind_of(is_service_request: bool) -> Kind:
+    """A record flagged as a service request (by the requester, a rule or an agent) reads as a
+    request in the portal."""
+    return Kind.request if is_service_request else Kind.incident
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,7 @@ CARRIED_EVENT_FIELDS = (
     "rule_id",
 )
 FLAG_RULE = "REQ-FLG"
+PORTAL_RULE = "REQ-PTL"
 
 
 def decode(value: str | None) -> Any:
@@ -254,6 +255,29 @@ def act_on_request(
         request.closed_at = now
     session.flush()
     return request
+
+
+def flag_requested_by_caller(session: Session, actor: Actor, incident: Incident) -> Incident:
+    """The requester asked for something rather than reported a fault (the portal's "Request
+    something"): the new record is flagged as a service request for the desk to convert
+    (REQ-PTL). Only the caller, and only while the record is new."""
+    if actor.user_id != incident.caller_id or Status(incident.state) != Status.new:
+        raise Conflict(f"only the caller of a new record marks it as a request ({incident.number})")
+    if not incident.is_service_request:
+        history.record(
+            session,
+            incident,
+            actor,
+            "field_changed",
+            field="is_service_request",
+            old=False,
+            new=True,
+            reason="submitted as a request in the self-service portal",
+            rule_id=PORTAL_RULE,
+        )
+        incident.is_service_request = True
+        changes.touch(incident)
+    return incident
 
 
 def set_request_flag(
