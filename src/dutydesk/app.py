@@ -26,6 +26,7 @@ from dutydesk.people.api import router as people_router
 from dutydesk.reports.api import router as reports_router
 from dutydesk.reports.metrics import Metrics, TimingMiddleware
 from dutydesk.sla.api import router as sla_router
+from dutydesk.triage.api import router as triage_router
 from dutydesk.worker import Worker, health, run_in_thread
 
 LANDING = """<!doctype html><html lang="en"><head><meta charset="utf-8">
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(intake_router)
     app.include_router(mail_router)
     app.include_router(reports_router)
+    app.include_router(triage_router)
     metrics = Metrics(database)
     app.add_middleware(TimingMiddleware, metrics=metrics)
 

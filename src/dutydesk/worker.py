@@ -59,6 +59,7 @@ def default_jobs() -> list[tuple[str, Job]]:
     from dutydesk.notify import jobs as notify_jobs
     from dutydesk.reports.jobs import send_weekly
     from dutydesk.sla.jobs import fire_due as fire_sla
+    from dutydesk.triage.jobs import retrain_due
 
     return [
         ("sla", fire_sla),
@@ -68,6 +69,7 @@ def default_jobs() -> list[tuple[str, Job]]:
         ("mail_in", poll_mailbox),
         ("weekly_report", send_weekly),
         ("notify", notify_jobs.deliver_due),
+        ("triage_retrain", retrain_due),
     ]
 
 

@@ -39,9 +39,6 @@ from dutydesk.models.triage import TriageModel, TriageSchedule, TriageSuggestion
 from dutydesk.models.web import PasswordReset, SavedFilter, WebSession
 
 __all__ = [
-    "PasswordReset",
-    "SavedFilter",
-    "WebSession",
     "AgentCustomer",
     "Alert",
     "ApiToken",
@@ -73,6 +70,8 @@ __all__ = [
     "NotifyPreference",
     "NotifyTemplate",
     "OlaPolicy",
+    "PasswordReset",
+    "SavedFilter",
     "Service",
     "Setting",
     "SlaCalendar",
@@ -83,5 +82,6 @@ __all__ = [
     "TriageSchedule",
     "TriageSuggestion",
     "User",
+    "WebSession",
     "WorkerHeartbeat",
 ]

@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dutydesk.db import Base
 from dutydesk.kernel.types import UTCDateTime
+from dutydesk.models.incident import Incident
 
 
 class TriageModel(Base):
@@ -58,6 +59,9 @@ class TriageSuggestion(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), nullable=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    # Lets a suggestion be added before its new incident is flushed.
+    incident: Mapped[Incident] = relationship(lazy="raise")
 
 
 class TriageSchedule(Base):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -129,7 +130,7 @@ def split(examples: Examples, holdout: float, how: str, seed: int = 0) -> tuple[
     if not 0 < holdout < 1:
         raise ThinData("--holdout must be between 0 and 1 (e.g. 0.2)")
     n = len(examples)
-    n_test = int(round(n * holdout))
+    n_test = round(n * holdout)
     if n_test < 1 or n - n_test < 2:
         raise ThinData(f"{n} examples cannot be split with a holdout of {holdout}")
     if how == "time":
@@ -191,7 +192,7 @@ def _ece(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
     """Expected calibration error: |accuracy − confidence| per confidence bin, weighted."""
     edges = np.linspace(0, 1, bins + 1)
     total = 0.0
-    for low, high in zip(edges[:-1], edges[1:], strict=True):
+    for low, high in itertools.pairwise(edges):
         inside = (confidence > low) & (confidence <= high)
         if inside.any():
             total += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())

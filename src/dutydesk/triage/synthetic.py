@@ -2,8 +2,9 @@
 
 Each class has its own vocabulary; a ticket draws most of its words from its class, some
 from a shared pool of noise words, a share of tickets (``ambiguity``) also borrow words of
-another class, and a few carry a wrong label (``mislabelled``), so a good model is clearly better than the majority class without being
-perfect. Class sizes are skewed (the first class is the most frequent).
+another class, and a few carry a wrong label (``mislabelled``), so a good model is clearly
+better than the majority class without being perfect. Class sizes are skewed (the first
+class is the most frequent).
 """
 
 from __future__ import annotations
@@ -11,18 +12,23 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
 VOCABULARIES: dict[str, list[str]] = {
-    "network": "vpn wifi router switch latency packet dns firewall gateway subnet".split(),
-    "hardware": "laptop screen keyboard battery docking charger mouse fan disk monitor".split(),
-    "email": "outlook mailbox inbox attachment calendar smtp exchange signature spam".split(),
-    "access": "password locked account login mfa token permission reset sso badge".split(),
-    "printing": "printer toner paper jam spooler scanner tray duplex cartridge queue".split(),
-    "database": "sql query timeout index deadlock replication backup schema table oracle".split(),
+    "network": _words("vpn wifi router switch latency packet dns firewall gateway subnet"),
+    "hardware": _words("laptop screen keyboard battery docking charger mouse fan disk monitor"),
+    "email": _words("outlook mailbox inbox attachment calendar smtp exchange signature spam"),
+    "access": _words("password locked account login mfa token permission reset sso badge"),
+    "printing": _words("printer toner paper jam spooler scanner tray duplex cartridge queue"),
+    "database": _words("sql query timeout index deadlock replication backup schema table oracle"),
 }
-NOISE = (
+NOISE = _words(
     "please help urgent today again cannot since morning user team issue problem "
     "working not error still colleague office need asap thanks hello"
-).split()
+)
 
 
 @dataclass(frozen=True)
