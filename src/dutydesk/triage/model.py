@@ -34,6 +34,7 @@ FORMAT = 1  # bumped when the stored object's shape changes; older rows are refu
 CALIBRATION_SHARE = 0.2
 MIN_CALIBRATION = 30  # held-out examples below which the temperature stays 1
 EXPLAIN_TERMS = 5
+EXPLAIN_FLOOR = 0.25  # of the strongest term's contribution
 
 
 class ThinData(ValueError):
@@ -193,8 +194,11 @@ class TextClassifier:
         idx = row.indices[allowed]
         contribution = row.data[allowed] * weights[idx]
         order = np.argsort(-contribution)[:EXPLAIN_TERMS]
+        if not len(order) or contribution[order[0]] <= 0:
+            return []
+        floor = contribution[order[0]] * EXPLAIN_FLOOR  # a word that barely mattered is noise
         position = {int(c): i for i, c in enumerate(columns)}
-        return [str(names[position[int(idx[i])]]) for i in order if contribution[i] > 0]
+        return [str(names[position[int(idx[i])]]) for i in order if contribution[i] >= floor]
 
 
 def _calibration_split(labels: Sequence[str], seed: int) -> tuple[np.ndarray, np.ndarray]:

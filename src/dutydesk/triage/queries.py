@@ -77,14 +77,14 @@ def _label(incident: Incident, target: Target) -> str | None:
     return None if value is None else str(value)
 
 
-def active_versions(session: Session) -> dict[str, int]:
-    """target → version of its active model (the newest active row)."""
+def active_versions(session: Session) -> dict[str, tuple[int, str]]:
+    """target → (version, signature) of its active model (the newest active row)."""
     rows = session.execute(
-        select(TriageModel.target, func.max(TriageModel.version))
+        select(TriageModel.target, TriageModel.version, TriageModel.signature)
         .where(TriageModel.active.is_(True))
-        .group_by(TriageModel.target)
+        .order_by(TriageModel.version)
     ).all()
-    return {target: int(version) for target, version in rows}
+    return {target: (int(version), signature) for target, version, signature in rows}
 
 
 def get_model_row(session: Session, version: int) -> TriageModel | None:

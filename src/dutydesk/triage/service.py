@@ -32,7 +32,7 @@ from dutydesk.triage.queries import REQUEST, TARGETS, Target
 
 ACTOR = system_actor(channel="triage", name="triage")
 APPLY_ORDER = ("category", "group", "request")
-_CACHE: dict[tuple[str, int], TextClassifier] = {}
+_CACHE: dict[tuple[str, int, str], TextClassifier] = {}
 _LOCK = threading.Lock()
 
 
@@ -81,32 +81,41 @@ def store_model(
     return row
 
 
-def load_model(session: Session, settings: Settings, version: int) -> TextClassifier:
-    """The stored model of that version (verified, then cached for the process)."""
-    cache_key = (_url(session), version)
-    cached = _CACHE.get(cache_key)
-    if cached is not None:
-        return cached
+def load_model(
+    session: Session, settings: Settings, version: int, signature: str | None = None
+) -> TextClassifier:
+    """The stored model of that version (verified, then cached for the process). The cache
+    key holds the signature: a version number rolled back and reused is another model."""
+    url = _url(session)
+    if signature is not None:
+        cached = _CACHE.get((url, version, signature))
+        if cached is not None:
+            return cached
     row = queries.get_model_row(session, version)
     if row is None:
         raise NotFound(f"no triage model version {version}")
     model = loads(row.data, row.signature, _key(session, settings))
     with _LOCK:
-        stale = [k for k in _CACHE if k[0] == cache_key[0] and k[1] < version - 8]
-        for k in stale:
-            del _CACHE[k]
-        _CACHE[cache_key] = model
+        for old in [k for k in _CACHE if k[0] == url and k[1] < version - 8]:
+            del _CACHE[old]
+        _CACHE[(url, version, row.signature)] = model
     return model
+
+
+def forget_models() -> None:
+    """Drop this process's loaded models (tests)."""
+    with _LOCK:
+        _CACHE.clear()
 
 
 def active_models(
     session: Session, settings: Settings, targets: tuple[str, ...] = APPLY_ORDER
 ) -> dict[str, tuple[int, TextClassifier]]:
     found: dict[str, tuple[int, TextClassifier]] = {}
-    for target, version in queries.active_versions(session).items():
+    for target, (version, signature) in queries.active_versions(session).items():
         if target in targets:
             try:
-                found[target] = (version, load_model(session, settings, version))
+                found[target] = (version, load_model(session, settings, version, signature))
             except (TamperedModel, NotFound):
                 continue  # never applied; `dutydesk triage status` shows the problem
     return found
