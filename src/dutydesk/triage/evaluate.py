@@ -9,6 +9,7 @@ newest rows, as a model trained today meets tomorrow's tickets).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import itertools
@@ -27,7 +28,7 @@ from dutydesk.triage.features import document
 from dutydesk.triage.model import Examples, TextClassifier, ThinData, check_trainable
 
 THRESHOLDS = (0.5, 0.7, 0.9)
-ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
+ENCODINGS = ("cp1252", "latin-1")
 DELIMITERS = ",;\t|"
 
 
@@ -47,9 +48,20 @@ class Dataset:
 
 
 def decode(raw: bytes) -> tuple[str, str]:
+    """(text, encoding): UTF-8 (a BOM dropped; a few stray bytes in an otherwise UTF-8 file
+    replaced), else cp1252, else Latin-1, which decodes anything."""
+    raw = raw.removeprefix(codecs.BOM_UTF8)
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        text = raw.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd") - raw.count("\ufffd".encode())
+    multibyte = sum(1 for ch in text if ord(ch) > 127 and ch != "\ufffd")
+    if multibyte >= 10 * bad:
+        return text, "utf-8"
     for encoding in ENCODINGS:
         try:
-            return raw.decode(encoding), encoding.removesuffix("-sig")
+            return raw.decode(encoding), encoding
         except UnicodeDecodeError:
             continue
     raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
