@@ -52,6 +52,8 @@ _VECTORIZER = HashingVectorizer(
 
 
 def _tf(texts: Sequence[str]) -> sp.csr_matrix:
+    if not texts:  # the hashing vectorizer cannot transform an empty list
+        return sp.csr_matrix((0, N_FEATURES), dtype=np.float32)
     x = sp.csr_matrix(_VECTORIZER.transform(texts), dtype=np.float32)
     np.log1p(x.data, out=x.data)  # sublinear term frequency
     return x
