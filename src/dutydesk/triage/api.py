@@ -71,18 +71,7 @@ async def decide(
 
 
 def _similar(found: list[similar.Similar]) -> list[dict[str, Any]]:
-    return [
-        SimilarRead(
-            number=s.incident.number,
-            short_description=s.incident.short_description,
-            state=s.incident.state,
-            resolution_code=s.incident.resolution_code,
-            resolution_notes=s.incident.resolution_notes,
-            resolved_at=s.incident.resolved_at,
-            score=s.score,
-        ).model_dump(mode="json")
-        for s in found
-    ]
+    return [SimilarRead.model_validate(s).model_dump(mode="json") for s in found]
 
 
 @router.get("/incidents/{number}/similar", response_model=list[SimilarRead])

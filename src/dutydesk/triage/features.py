@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn import config_context
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer, TfidfVectorizer
 
@@ -86,18 +87,20 @@ class Featurizer:
         return self._stack(word_x, char_x, field_x)
 
     def transform(self, texts: Sequence[str], fields: Sequence[Mapping[str, str]]) -> sp.csr_matrix:
-        word_x = self.words.transform(texts)
-        char_x = self.char_idf.transform(self.char_hash.transform(texts))
-        field_x = self.fields.transform([_field_tokens(f) for f in fields])
+        # sklearn's input checks cost more than the work for one ticket; our input is known
+        with config_context(assume_finite=True, skip_parameter_validation=True):
+            word_x = self.words.transform(texts)
+            char_x = self.char_idf.transform(self.char_hash.transform(texts))
+            field_x = self.fields.transform([_field_tokens(f) for f in fields])
         return self._stack(word_x, char_x, field_x)
 
     def _stack(
         self, word_x: sp.spmatrix, char_x: sp.spmatrix, field_x: sp.spmatrix
     ) -> sp.csr_matrix:
         blocks = [
-            _normalised(word_x) * WORD_WEIGHT,
-            _normalised(char_x) * CHAR_WEIGHT,
-            _normalised(field_x) * FIELD_WEIGHT,
+            normalised(word_x) * WORD_WEIGHT,
+            normalised(char_x) * CHAR_WEIGHT,
+            normalised(field_x) * FIELD_WEIGHT,
         ]
         return sp.hstack(blocks, format="csr", dtype=np.float32)
 
@@ -109,19 +112,20 @@ class Featurizer:
     def n_char_features(self) -> int:
         return int(self.char_hash.n_features)
 
-    def explainable(self) -> tuple[np.ndarray, np.ndarray]:
-        """(column indexes, names) of the features an explanation may name: words and fields
-        (hashed character n-grams have no readable name)."""
+    def name_of(self, column: int) -> str | None:
+        """The readable name of a feature column: a word n-gram or a field; None for the
+        hashed character n-grams, which have none."""
         if self._names is None:
-            word_names = self.words.get_feature_names_out()
-            field_names = np.asarray(self.fields.get_feature_names_out(), dtype=object)
-            self._names = np.concatenate([word_names.astype(object), field_names])
+            words = self.words.get_feature_names_out().astype(object)
+            fields = np.asarray(self.fields.get_feature_names_out(), dtype=object)
+            self._names = np.concatenate([words, fields])
         n_words = self.n_word_features
+        if column < n_words:
+            return str(self._names[column])
         offset = n_words + self.n_char_features
-        columns = np.concatenate(
-            [np.arange(n_words), offset + np.arange(len(self.fields.feature_names_))]
-        )
-        return columns, self._names
+        if column >= offset:
+            return str(self._names[n_words + column - offset])
+        return None
 
     def __getstate__(self) -> dict[str, object]:
         state = dict(self.__dict__)
@@ -136,8 +140,15 @@ def _field_tokens(fields: Mapping[str, str]) -> dict[str, float]:
     return {f"{name}={value}": 1.0 for name, value in fields.items() if value}
 
 
-def _normalised(x: sp.spmatrix) -> sp.csr_matrix:
+def normalised(x: sp.spmatrix) -> sp.csr_matrix:
+    """Rows scaled to unit L2 norm (empty rows stay empty); in place on a fresh matrix."""
     x = sp.csr_matrix(x, dtype=np.float32)
-    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+    lengths = np.diff(x.indptr)
+    sums = np.zeros(x.shape[0], dtype=np.float32)
+    filled = lengths > 0
+    if filled.any():
+        sums[filled] = np.add.reduceat(x.data * x.data, x.indptr[:-1][filled])
+    norms = np.sqrt(sums)
     norms[norms == 0] = 1.0
-    return sp.csr_matrix(sp.diags(1.0 / norms).dot(x), dtype=np.float32)
+    x.data /= np.repeat(norms, lengths)
+    return x

@@ -158,9 +158,10 @@ class TextClassifier:
         return self._logits_of(x)
 
     def _logits_of(self, x: sp.csr_matrix) -> np.ndarray:
-        scores = np.asarray(self.estimator.decision_function(x), dtype=np.float64)
-        if scores.ndim == 1:  # binary: one logit for the second class
-            scores = np.column_stack([np.zeros_like(scores), scores])
+        coef, intercept = self.estimator.coef_, self.estimator.intercept_
+        scores: np.ndarray = np.asarray(x @ coef.T, dtype=np.float64) + intercept
+        if coef.shape[0] == 1:  # binary: one logit, for the second class
+            scores = np.column_stack([np.zeros(len(scores)), scores[:, 0]])
         return scores
 
     def predict_proba(
@@ -184,21 +185,22 @@ class TextClassifier:
     def explain(self, x: sp.csr_matrix, class_index: int) -> list[str]:
         """The readable features that pushed the document towards the class, strongest first."""
         coef = self.estimator.coef_
-        if coef.shape[0] == 1:  # binary: the weight favours class 1, its opposite class 0
-            weights = coef[0] if class_index == 1 else -coef[0]
-        else:
-            weights = coef[class_index] - coef.mean(axis=0)
         row = x.getrow(0)
-        columns, names = self.featurizer.explainable()
-        allowed = np.isin(row.indices, columns)
-        idx = row.indices[allowed]
-        contribution = row.data[allowed] * weights[idx]
-        order = np.argsort(-contribution)[:EXPLAIN_TERMS]
-        if not len(order) or contribution[order[0]] <= 0:
+        columns = row.indices
+        if coef.shape[0] == 1:  # binary: the weight favours class 1, its opposite class 0
+            weights = coef[0, columns] * (1.0 if class_index == 1 else -1.0)
+        else:
+            sub = coef[:, columns]
+            weights = sub[class_index] - sub.mean(axis=0)
+        named = [
+            (float(v * w), self.featurizer.name_of(int(c)))
+            for c, v, w in zip(columns, row.data, weights, strict=True)
+        ]
+        ranked = sorted(((w, n) for w, n in named if n is not None and w > 0), reverse=True)
+        if not ranked:
             return []
-        floor = contribution[order[0]] * EXPLAIN_FLOOR  # a word that barely mattered is noise
-        position = {int(c): i for i, c in enumerate(columns)}
-        return [str(names[position[int(idx[i])]]) for i in order if contribution[i] >= floor]
+        floor = ranked[0][0] * EXPLAIN_FLOOR  # a word that barely mattered is noise
+        return [name for w, name in ranked[:EXPLAIN_TERMS] if w >= floor]
 
 
 def _calibration_split(labels: Sequence[str], seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from dutydesk.access.policy import Actor, incident_visibility
 from dutydesk.models import Incident
-from dutydesk.triage.features import TOKEN_PATTERN, document
+from dutydesk.triage.features import TOKEN_PATTERN, document, normalised
 
 N_FEATURES = 1 << 20
 CHUNK = 20_000
@@ -57,12 +57,6 @@ def _tf(texts: Sequence[str]) -> sp.csr_matrix:
     x = sp.csr_matrix(_VECTORIZER.transform(texts), dtype=np.float32)
     np.log1p(x.data, out=x.data)  # sublinear term frequency
     return x
-
-
-def _rows_normalised(x: sp.csr_matrix) -> sp.csr_matrix:
-    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
-    norms[norms == 0] = 1.0
-    return sp.csr_matrix(sp.diags(1.0 / norms).dot(x), dtype=np.float32)
 
 
 def _stamp(at: datetime) -> float:
@@ -115,7 +109,7 @@ class DocumentIndex:
         tf = _tf([text for _, _, text in rows])
         df = np.bincount(tf.indices, minlength=N_FEATURES).astype(np.float32)
         self.idf = (np.log((1 + len(rows)) / (1 + df)) + 1).astype(np.float32)
-        matrix = _rows_normalised(sp.csr_matrix(tf.multiply(self.idf), dtype=np.float32))
+        matrix = normalised(sp.csr_matrix(tf.multiply(self.idf), dtype=np.float32))
         self.base_t = sp.csr_matrix(matrix.T, dtype=np.float32)
         self.delta = sp.csr_matrix((0, N_FEATURES), dtype=np.float32)
         self.ids = np.array([r[0] for r in rows], dtype=np.int64)
@@ -138,7 +132,7 @@ class DocumentIndex:
         return True
 
     def vectors(self, texts: Sequence[str]) -> sp.csr_matrix:
-        return _rows_normalised(sp.csr_matrix(_tf(texts).multiply(self.idf), dtype=np.float32))
+        return normalised(sp.csr_matrix(_tf(texts).multiply(self.idf), dtype=np.float32))
 
     def search(self, text: str, k: int) -> list[tuple[int, float, float]]:
         """(id, stamp, cosine similarity) of the k best documents, best first."""
@@ -203,7 +197,12 @@ def load_resolved(session: Session, after: tuple[datetime, int] | None, limit: i
 
 @dataclass(frozen=True)
 class Similar:
-    incident: Incident
+    number: str
+    short_description: str
+    state: str
+    resolution_code: str | None
+    resolution_notes: str | None
+    resolved_at: datetime | None
     score: float
 
 
@@ -218,23 +217,39 @@ def similar_incidents(
 ) -> list[Similar]:
     """The resolved incidents most similar to the text that the actor may see."""
     index = index_for(session, INCIDENTS, load_resolved, max_age)
-    found = index.search(text, max(limit * 10, 50))
+    found = index.search(text, max(limit * 4, 20))
     wanted = {ident: (stamp, score) for ident, stamp, score in found if ident != exclude}
     if not wanted:
         return []
-    rows = session.scalars(
-        select(Incident).where(
+    rows = session.execute(
+        select(
+            Incident.id,
+            Incident.number,
+            Incident.short_description,
+            Incident.state,
+            Incident.resolution_code,
+            Incident.resolution_notes,
+            Incident.resolved_at,
+        ).where(
             Incident.id.in_(sorted(wanted)),
             Incident.state.in_(RESOLVED),
             incident_visibility(actor),
         )
     ).all()
     kept = [
-        Similar(row, round(wanted[row.id][1], 4))
-        for row in rows
-        if row.resolved_at is not None and abs(_stamp(row.resolved_at) - wanted[row.id][0]) < 1e-3
+        Similar(
+            r.number,
+            r.short_description,
+            r.state,
+            r.resolution_code,
+            r.resolution_notes,
+            r.resolved_at,
+            round(wanted[r.id][1], 4),
+        )
+        for r in rows
+        if r.resolved_at is not None and abs(_stamp(r.resolved_at) - wanted[r.id][0]) < 1e-3
     ]
-    kept.sort(key=lambda s: (-s.score, -s.incident.id))
+    kept.sort(key=lambda s: (-s.score, s.number))
     return kept[:limit]
 
 
