@@ -350,19 +350,7 @@ def _unassign(session: Session, actor: Actor, incident: Incident, why: str) -> N
             "reassign it instead"
         )
     changes.set_field(session, actor, incident, "assignment_group_id", None, "TRI-R")
-    if incident.state != Status.new:
-        history.record(
-            session,
-            incident,
-            actor,
-            "state_changed",
-            field="state",
-            old=incident.state,
-            new=Status.new.value,
-            reason=why,
-            rule_id="TRI-R",
-        )
-        incident.state = Status.new
+    changes.set_state(session, actor, incident, Status.new, why, "TRI-R")
 
 
 def check_target(name: str) -> Target:
