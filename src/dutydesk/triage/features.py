@@ -19,6 +19,7 @@ from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer, TfidfVectorizer
 
 MAX_CHARS = 3000  # of a document's text: long mail threads add cost, not signal
+CHAR_CHARS = 600  # of it, for the character n-grams (the subject and first lines)
 COEF_BUDGET = 24_000_000  # features x classes of the coefficient matrix (~96 MB as float32)
 WORD_WEIGHT, CHAR_WEIGHT, FIELD_WEIGHT = 1.0, 0.6, 0.5
 TOKEN_PATTERN = r"(?u)\b\w[\w.@-]*\w\b|\b\w\b"
@@ -82,7 +83,7 @@ class Featurizer:
             word_x = self.words.fit_transform(texts)
         except ValueError as exc:  # sklearn: "empty vocabulary; perhaps the documents …"
             raise EmptyVocabulary(str(exc)) from exc
-        char_x = self.char_idf.fit_transform(self.char_hash.transform(texts))
+        char_x = self.char_idf.fit_transform(self.char_hash.transform(_heads(texts)))
         field_x = self.fields.fit_transform([_field_tokens(f) for f in fields])
         return self._stack(word_x, char_x, field_x)
 
@@ -90,7 +91,7 @@ class Featurizer:
         # sklearn's input checks cost more than the work for one ticket; our input is known
         with config_context(assume_finite=True, skip_parameter_validation=True):
             word_x = self.words.transform(texts)
-            char_x = self.char_idf.transform(self.char_hash.transform(texts))
+            char_x = self.char_idf.transform(self.char_hash.transform(_heads(texts)))
             field_x = self.fields.transform([_field_tokens(f) for f in fields])
         return self._stack(word_x, char_x, field_x)
 
@@ -134,6 +135,10 @@ class Featurizer:
         if isinstance(words, TfidfVectorizer) and hasattr(words, "stop_words_"):
             words.stop_words_ = None  # the pruned terms: large, never needed after fitting
         return state
+
+
+def _heads(texts: Sequence[str]) -> list[str]:
+    return [t[:CHAR_CHARS] for t in texts]
 
 
 def _field_tokens(fields: Mapping[str, str]) -> dict[str, float]:
