@@ -167,3 +167,18 @@ def test_a_tampered_model_is_never_applied(
         s.execute(update(TriageModel).values(signature="0" * 64))
     created: dict[str, Any] = new_incident(client, cast.dave, **NETWORK)
     assert created["assignment_group_id"] is None
+
+
+def test_a_group_disbanded_since_training_is_not_suggested(
+    client: TestClient, cast: Cast, db: Database, settings: Settings, trained: int
+) -> None:
+    from dutydesk.models import SupportGroup
+
+    settings.triage_auto_apply_confidence = 0.6
+    with db.unit_of_work() as s:
+        group = s.get(SupportGroup, cast.infra.id)
+        assert group is not None
+        group.is_active = False
+    created = new_incident(client, cast.dave, **NETWORK)
+    assert created["assignment_group_id"] is None
+    assert suggestions(client, cast.bob, created["number"]) == []

@@ -176,7 +176,8 @@ def suggest_at_creation(
 
 
 def _choice(session: Session, target: Target, prediction: Prediction) -> Choice | None:
-    """The predicted label as an existing, usable value; None when it no longer is one."""
+    """The predicted label as an existing, usable value (a top-level category, an active
+    group); None when it no longer is one."""
     label = prediction.label
     if target.field is None:
         return Choice(REQUEST, "service request") if label == REQUEST else None
@@ -190,6 +191,8 @@ def _choice(session: Session, target: Target, prediction: Prediction) -> Choice 
             return Choice(label, category.name, category)
         group = people.get_group(session, int(label))
     except NotFound:
+        return None
+    if not group.is_active:  # a disbanded team gets no new work
         return None
     return Choice(label, group.name, group)
 
