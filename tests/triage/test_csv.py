@@ -82,7 +82,7 @@ def test_evaluate_csv_prints_one_json_object(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert KEYS <= set(report)
+    assert set(report) >= KEYS
     assert (report["n_train"], report["n_test"], report["split"]) == (320, 80, "time")
     assert report["accuracy"] > report["baseline_accuracy"] + 0.3
 
