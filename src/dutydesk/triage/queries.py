@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, defer
@@ -15,6 +16,18 @@ from dutydesk.triage.features import document
 from dutydesk.triage.model import Examples
 
 LEARNED_STATES = ("resolved", "closed")
+TRAINING_COLUMNS = (
+    Incident.short_description,
+    Incident.description,
+    Incident.customer_id,
+    Incident.service_id,
+    Incident.ci_id,
+    Incident.channel,
+    Incident.state,
+    Incident.cancel_reason,
+    Incident.category_id,
+    Incident.assignment_group_id,
+)
 # Until service requests have their own conversion, an incident cancelled with a reason
 # naming a service request is the history's example of "this was a request".
 REQUEST_MARK = "service request"
@@ -34,8 +47,9 @@ TARGETS: dict[str, Target] = {
 }
 
 
-def fields_of(incident: Incident) -> dict[str, str]:
-    """The categorical features of an incident (ids as text; empty when unset)."""
+def fields_of(incident: Any) -> dict[str, str]:
+    """The categorical features of an incident or a row of TRAINING_COLUMNS (ids as text;
+    empty when unset)."""
     return {
         "customer": str(incident.customer_id or ""),
         "service": str(incident.service_id or ""),
@@ -44,7 +58,7 @@ def fields_of(incident: Incident) -> dict[str, str]:
     }
 
 
-def text_of(incident: Incident) -> str:
+def text_of(incident: Any) -> str:
     return document(incident.short_description, incident.description)
 
 
@@ -52,22 +66,22 @@ def training_examples(session: Session, target: Target, limit: int) -> tuple[Exa
     """(examples oldest first, rows read) for a target from resolved, closed and — for the
     request flag — cancelled-as-request incidents; the newest `limit` rows at most."""
     states = [*LEARNED_STATES, "cancelled"] if target.field is None else list(LEARNED_STATES)
-    rows = session.scalars(
-        select(Incident)
+    rows = session.execute(
+        select(*TRAINING_COLUMNS)
         .where(Incident.state.in_(states))
         .order_by(Incident.opened_at.desc(), Incident.id.desc())
         .limit(limit)
     ).all()
     examples = Examples()
-    for incident in reversed(rows):
-        label = _label(incident, target)
-        text = text_of(incident)
+    for row in reversed(rows):
+        label = _label(row, target)
+        text = text_of(row)
         if label is not None and text:
-            examples.add(text, fields_of(incident), label)
+            examples.add(text, fields_of(row), label)
     return examples, len(rows)
 
 
-def _label(incident: Incident, target: Target) -> str | None:
+def _label(incident: Any, target: Target) -> str | None:
     if target.field is None:
         if incident.state == "cancelled":
             reason = (incident.cancel_reason or "").casefold()
