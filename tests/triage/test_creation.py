@@ -46,12 +46,19 @@ def test_the_model_sets_the_group_and_the_history_says_why(
     assert row["confidence"] >= 0.6 and row["words"]
 
 
-def test_revert_restores_the_previous_value_once(
-    client: TestClient, cast: Cast, settings: Settings, trained: int
-) -> None:
+def applied(client: TestClient, cast: Cast, settings: Settings) -> tuple[str, dict[str, Any]]:
+    """A new incident whose group triage applied, and that suggestion."""
     settings.triage_auto_apply_confidence = 0.6
     number = new_incident(client, cast.dave, **NETWORK)["number"]
     [row] = suggestions(client, cast.bob, number)
+    assert row["status"] == "applied"
+    return number, row
+
+
+def test_revert_restores_the_previous_value_once(
+    client: TestClient, cast: Cast, settings: Settings, trained: int
+) -> None:
+    number, row = applied(client, cast, settings)
     url = f"{API}/incidents/{number}/suggestions/{row['id']}/revert"
     reverted = ok(client.post(url, json={"note": "wrong team"}, headers=cast.bob.headers))
     assert reverted["status"] == "reverted"
@@ -69,9 +76,7 @@ def test_revert_restores_the_previous_value_once(
 def test_revert_is_refused_once_someone_changed_the_field(
     client: TestClient, cast: Cast, settings: Settings, trained: int
 ) -> None:
-    settings.triage_auto_apply_confidence = 0.6
-    number = new_incident(client, cast.dave, **NETWORK)["number"]
-    [row] = suggestions(client, cast.bob, number)
+    number, row = applied(client, cast, settings)
     moved = act(client, cast.bob, number, "assign", group_id=cast.apps.id)
     assert moved.status_code == 200, moved.text
     refused = client.post(
