@@ -2,14 +2,16 @@
 and accepting, dismissing or reverting a suggestion. Never commits.
 
 Models are read back only after their HMAC (key: the installation's secret key) matched
-their bytes, and cached per process by version; a creation with no model costs one indexed
-query. Applied suggestions go through ``incidents.changes`` like any logged change, and a
+their bytes, and cached per process by version; which versions are active is read at most
+every ACTIVE_CHECK_SECONDS, so a creation with no model usually costs no query. Applied
+suggestions go through ``incidents.changes`` like any logged change, and a
 ``triage_applied`` event names the model version, the confidence and the words that drove it.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +35,8 @@ from dutydesk.triage.queries import REQUEST, TARGETS, Target
 ACTOR = system_actor(channel="triage", name="triage")
 APPLY_ORDER = ("category", "group", "request")
 _CACHE: dict[tuple[str, int, str], TextClassifier] = {}
+_ACTIVE: dict[str, tuple[float, dict[str, tuple[int, str]]]] = {}
+ACTIVE_CHECK_SECONDS = 10.0
 _LOCK = threading.Lock()
 
 
@@ -78,6 +82,7 @@ def store_model(
     )
     session.add(row)
     session.flush()
+    _ACTIVE.pop(_url(session), None)  # this process uses it at once
     return row
 
 
@@ -103,16 +108,31 @@ def load_model(
 
 
 def forget_models() -> None:
-    """Drop this process's loaded models (tests)."""
+    """Drop this process's loaded models and active versions (tests)."""
     with _LOCK:
         _CACHE.clear()
+        _ACTIVE.clear()
+
+
+def _active_versions(session: Session) -> dict[str, tuple[int, str]]:
+    """The active versions, read at most every ACTIVE_CHECK_SECONDS per process: creating an
+    incident costs no query at all most of the time, and a model stored by another process
+    (the worker) is in use within that many seconds."""
+    url = _url(session)
+    now = time.monotonic()
+    seen = _ACTIVE.get(url)
+    if seen is not None and now - seen[0] < ACTIVE_CHECK_SECONDS:
+        return seen[1]
+    versions = queries.active_versions(session)
+    _ACTIVE[url] = (now, versions)
+    return versions
 
 
 def active_models(
     session: Session, settings: Settings, targets: tuple[str, ...] = APPLY_ORDER
 ) -> dict[str, tuple[int, TextClassifier]]:
     found: dict[str, tuple[int, TextClassifier]] = {}
-    for target, (version, signature) in queries.active_versions(session).items():
+    for target, (version, signature) in _active_versions(session).items():
         if target in targets:
             try:
                 found[target] = (version, load_model(session, settings, version, signature))
