@@ -187,3 +187,33 @@ def test_a_group_disbanded_since_training_is_not_suggested(
     created = new_incident(client, cast.dave, **NETWORK)
     assert created["assignment_group_id"] is None
     assert suggestions(client, cast.bob, created["number"]) == []
+
+
+def test_a_request_is_only_ever_suggested(
+    client: TestClient, cast: Cast, db: Database, settings: Settings
+) -> None:
+    from sqlalchemy import update
+
+    from dutydesk.models import Incident
+
+    seed_history(db, cast, 200)
+    with db.unit_of_work() as s:  # the desk's tickets were equipment requests
+        s.execute(
+            update(Incident)
+            .where(Incident.assignment_group_id == cast.desk.id)
+            .values(state="cancelled", cancel_reason="Service request: ordered through the shop")
+        )
+    [outcome] = training.train_from_incidents(db, settings, ["request"])
+    assert outcome.version is not None, outcome.skipped
+    settings.triage_auto_apply_confidence = 0.5
+    number = new_incident(
+        client, cast.dave, short_description="new laptop charger", description="and a keyboard"
+    )["number"]
+    [row] = suggestions(client, cast.bob, number)
+    assert (row["target"], row["field"], row["status"]) == ("request", None, "pending")
+    assert row["label"] == "service request" and row["confidence"] > 0.5
+    url = f"{API}/incidents/{number}/suggestions/{row['id']}"
+    assert ok(client.post(f"{url}/accept", headers=cast.alice.headers))["status"] == "accepted"
+    [logged] = events(client, cast.bob, number, "triage_accepted")
+    assert (logged["field"], logged["rule_id"]) == ("request", "TRI-request")
+    assert client.post(f"{url}/revert", headers=cast.bob.headers).status_code == 409
