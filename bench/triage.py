@@ -56,9 +56,10 @@ from dutydesk.db import Database, make_engine
 from dutydesk.migrate import upgrade
 from dutydesk.models import Incident
 from dutydesk.triage import similar
-from dutydesk.triage.features import Featurizer, document
-from dutydesk.triage.model import Examples, TextClassifier, dumps, loads, sign
+from dutydesk.triage.features import Featurizer
+from dutydesk.triage.model import TextClassifier, dumps, loads
 from dutydesk.triage.synthetic import tickets
+from dutydesk.triage.text import Examples, document, sign
 
 CUSTOMERS = ["acme", "globex", "initech", "umbrella", ""]
 CHANNELS = ["phone", "email", "portal", "api"]

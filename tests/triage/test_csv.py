@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dutydesk.cli import app as cli
-from dutydesk.triage.evaluate import CsvError, read_csv
+from dutydesk.triage.csvfile import CsvError, read_csv
 from dutydesk.triage.synthetic import tickets
 
 KEYS = {"accuracy", "macro_f1", "top3_accuracy", "baseline_accuracy", "n_train", "n_test"}

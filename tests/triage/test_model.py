@@ -10,17 +10,9 @@ import numpy as np
 import pytest
 
 from dutydesk.triage.evaluate import evaluate, metrics, split
-from dutydesk.triage.features import document
-from dutydesk.triage.model import (
-    Examples,
-    TamperedModel,
-    TextClassifier,
-    ThinData,
-    dumps,
-    loads,
-    sign,
-)
+from dutydesk.triage.model import TextClassifier, dumps, loads
 from dutydesk.triage.synthetic import VOCABULARIES, tickets
+from dutydesk.triage.text import Examples, TamperedModel, ThinData, document, sign
 
 
 def generated(n: int, seed: int = 1, **kwargs: float) -> Examples:

@@ -35,9 +35,9 @@ from dutydesk.cli.common import (
 from dutydesk.db import Database
 from dutydesk.kernel.errors import NotFound
 from dutydesk.people import queries as people
-from dutydesk.triage import queries, service, training
-from dutydesk.triage.evaluate import CsvError, Dataset, evaluate, read_csv
-from dutydesk.triage.model import Examples, TextClassifier, ThinData
+from dutydesk.triage import queries, service
+from dutydesk.triage.csvfile import CsvError, Dataset, read_csv
+from dutydesk.triage.text import Examples, ThinData
 
 app = typer.Typer(
     help="Learned triage: train, evaluate and inspect the models.", no_args_is_help=True
@@ -128,6 +128,9 @@ def evaluate_command(
     as_json: JsonOption = False,
 ) -> None:
     """Train on the older part of the history, report accuracy on the held-out part."""
+    # cycle: none; deferred: scikit-learn loads only for the commands that learn
+    from dutydesk.triage.evaluate import evaluate
+
     if split not in ("time", "random"):
         raise fail(f"--split must be time or random, not {split!r}", BAD_INPUT)
     source: dict[str, Any]
@@ -190,6 +193,9 @@ def train_command(
     as_json: JsonOption = False,
 ) -> None:
     """Train and store new model versions (from the incidents, or from a CSV file)."""
+    # cycle: none; deferred: scikit-learn loads only for the commands that learn
+    from dutydesk.triage import training
+
     db = database()
     if csv is not None:
         result = _train_csv(db, csv, text_column, label_column, field_column, target, min_examples)
@@ -242,6 +248,9 @@ def _train_csv(
             examples = _mapped(session, data.examples, name)
     except SQLAlchemyError as exc:
         raise _not_ready(exc) from exc
+    # cycle: none; deferred: scikit-learn loads only for the commands that learn
+    from dutydesk.triage.model import TextClassifier
+
     started = time.perf_counter()
     try:
         model = TextClassifier.fit(examples, min_examples=_min(min_examples))

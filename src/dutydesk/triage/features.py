@@ -18,21 +18,15 @@ from sklearn import config_context
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer, TfidfVectorizer
 
-MAX_CHARS = 3000  # of a document's text: long mail threads add cost, not signal
+from dutydesk.triage.text import TOKEN_PATTERN
+
 CHAR_CHARS = 600  # of it, for the character n-grams (the subject and first lines)
 COEF_BUDGET = 24_000_000  # features x classes of the coefficient matrix (~96 MB as float32)
 WORD_WEIGHT, CHAR_WEIGHT, FIELD_WEIGHT = 1.0, 0.6, 0.5
-TOKEN_PATTERN = r"(?u)\b\w[\w.@-]*\w\b|\b\w\b"
 
 
 class EmptyVocabulary(ValueError):
     """No document contains a single usable word."""
-
-
-def document(*parts: str | None) -> str:
-    """The text of one example: its parts joined, whitespace collapsed, capped."""
-    text = " \n".join(p for p in parts if p)
-    return " ".join(text.split())[:MAX_CHARS]
 
 
 def feature_sizes(n_classes: int) -> tuple[int, int]:

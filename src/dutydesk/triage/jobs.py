@@ -18,7 +18,6 @@ from dutydesk.config import Settings
 from dutydesk.db import Database
 from dutydesk.kernel import schedule
 from dutydesk.models import TriageSchedule
-from dutydesk.triage import training
 from dutydesk.triage.queries import TARGETS
 from dutydesk.worker import JobRun
 
@@ -41,6 +40,9 @@ def retrain_due(db: Database, settings: Settings, now: datetime) -> JobRun:
         row.retrain_at = now + timedelta(hours=settings.triage_retrain_hours)
         row.last_run_at = now
         row.last_result = "training"
+    # cycle: none; deferred: the worker imports scikit-learn only when a training is due
+    from dutydesk.triage import training
+
     outcomes = training.train_from_incidents(db, settings, list(TARGETS))
     summary = "; ".join(
         f"{o.target}: v{o.version} ({o.n_examples} examples)"

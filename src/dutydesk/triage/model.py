@@ -12,13 +12,12 @@ weight over classes), the part of the logit that sets this class apart.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import io
 import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import joblib
 import numpy as np
@@ -30,6 +29,14 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
 from dutydesk.triage.features import EmptyVocabulary, Featurizer
+from dutydesk.triage.text import (
+    Examples,
+    Prediction,
+    TamperedModel,
+    ThinData,
+    check_trainable,
+    sign,
+)
 
 FORMAT = 1  # bumped when the stored object's shape changes; older rows are refused
 CALIBRATION_SHARE = 0.2
@@ -38,60 +45,6 @@ NO_REFIT_FROM = 20_000  # examples from which the calibrated model is kept, not 
 SAGA_BUDGET = 2_000_000  # examples x classes above which fewer epochs are run
 EXPLAIN_TERMS = 5
 EXPLAIN_FLOOR = 0.25  # of the strongest term's contribution
-
-
-class ThinData(ValueError):
-    """Training data that cannot give a useful model; the message says why."""
-
-
-class TamperedModel(ValueError):
-    """A stored model whose signature does not match its bytes."""
-
-
-@dataclass(frozen=True)
-class Prediction:
-    label: str
-    confidence: float
-    top: list[tuple[str, float]]  # the k best labels with their probabilities
-    words: list[str]  # what drove the prediction, strongest first
-
-
-@dataclass
-class Examples:
-    """Training or evaluation rows: text, categorical fields and the label."""
-
-    texts: list[str] = field(default_factory=list)
-    fields: list[dict[str, str]] = field(default_factory=list)
-    labels: list[str] = field(default_factory=list)
-
-    def add(self, text: str, fields: Mapping[str, str], label: str) -> None:
-        self.texts.append(text)
-        self.fields.append(dict(fields))
-        self.labels.append(label)
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def subset(self, index: Sequence[int] | np.ndarray) -> Examples:
-        return Examples(
-            [self.texts[i] for i in index],
-            [self.fields[i] for i in index],
-            [self.labels[i] for i in index],
-        )
-
-
-def check_trainable(examples: Examples, min_examples: int) -> None:
-    """Refuse data a model cannot learn from, with a message naming the problem."""
-    n = len(examples)
-    if n == 0:
-        raise ThinData("no usable examples (every row lacks a text or a label)")
-    if not any(t.strip() for t in examples.texts):
-        raise ThinData(f"the text of all {n} examples is empty")
-    if n < min_examples:
-        raise ThinData(f"only {n} usable examples; at least {min_examples} are needed")
-    counts = Counter(examples.labels)
-    if len(counts) < 2:
-        raise ThinData(f"all {n} examples have the same label {examples.labels[0]!r}")
 
 
 @dataclass
@@ -223,10 +176,6 @@ def _calibration_split(labels: Sequence[str], seed: int) -> tuple[np.ndarray, np
 
 
 # ---------------------------------------------------------------------- storage
-
-
-def sign(key: bytes, blob: bytes) -> str:
-    return hmac.new(key, blob, hashlib.sha256).hexdigest()
 
 
 def dumps(model: TextClassifier) -> bytes:

@@ -12,8 +12,7 @@ from sqlalchemy.orm import Session, defer
 from dutydesk.access.policy import Actor
 from dutydesk.kernel.errors import Forbidden, NotFound
 from dutydesk.models import Incident, TriageModel, TriageSuggestion
-from dutydesk.triage.features import document
-from dutydesk.triage.model import Examples
+from dutydesk.triage.text import Examples, document
 
 LEARNED_STATES = ("resolved", "closed")
 TRAINING_COLUMNS = (

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -29,8 +29,11 @@ from dutydesk.models import Incident, TriageModel, TriageSuggestion
 from dutydesk.people import queries as people
 from dutydesk.sla import service as sla
 from dutydesk.triage import queries
-from dutydesk.triage.model import Prediction, TamperedModel, TextClassifier, dumps, loads, sign
 from dutydesk.triage.queries import REQUEST, TARGETS, Target
+from dutydesk.triage.text import Prediction, TamperedModel, sign
+
+if TYPE_CHECKING:
+    from dutydesk.triage.model import TextClassifier
 
 ACTOR = system_actor(channel="triage", name="triage")
 APPLY_ORDER = ("category", "group", "request")
@@ -61,6 +64,8 @@ def store_model(
     metrics: dict[str, Any] | None = None,
 ) -> TriageModel:
     """Store a new signed version for the target and make it the active one."""
+    from dutydesk.triage.model import dumps  # cycle: none; deferred, see _load below
+
     blob = dumps(model)
     session.execute(
         update(TriageModel)
@@ -99,12 +104,20 @@ def load_model(
     row = queries.get_model_row(session, version)
     if row is None:
         raise NotFound(f"no triage model version {version}")
-    model = loads(row.data, row.signature, _key(session, settings))
+    model = _load(row.data, row.signature, _key(session, settings))
     with _LOCK:
         for old in [k for k in _CACHE if k[0] == url and k[1] < version - 8]:
             del _CACHE[old]
         _CACHE[(url, version, row.signature)] = model
     return model
+
+
+def _load(blob: bytes, signature: str, key: bytes) -> TextClassifier:
+    # cycle: none; deferred: scikit-learn takes seconds and ~100 MB to import, and every
+    # process that opens incidents imports this module, most of them never loading a model
+    from dutydesk.triage.model import loads
+
+    return loads(blob, signature, key)
 
 
 def forget_models() -> None:

@@ -29,7 +29,8 @@ from sqlalchemy.orm import Session
 
 from dutydesk.access.policy import Actor, incident_visibility
 from dutydesk.models import Incident
-from dutydesk.triage.features import TOKEN_PATTERN, document, normalised
+from dutydesk.triage.features import normalised
+from dutydesk.triage.text import TOKEN_PATTERN, document
 
 N_FEATURES = 1 << 20
 CHUNK = 20_000

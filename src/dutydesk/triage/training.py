@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from dutydesk.config import Settings
 from dutydesk.db import Database
 from dutydesk.triage import queries, service
-from dutydesk.triage.model import TextClassifier, ThinData, check_trainable
+from dutydesk.triage.model import TextClassifier
+from dutydesk.triage.text import ThinData, check_trainable
 
 
 @dataclass
