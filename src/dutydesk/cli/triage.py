@@ -161,6 +161,14 @@ def _print_evaluation(result: dict[str, Any]) -> None:
         f"{result['n_train']} training and {result['n_test']} held-out examples "
         f"({result['split']} split), {result['n_classes']} classes, {result['seconds']} s"
     )
+    if "rows" in result:
+        say(
+            f"{result['rows']} rows read ({result['encoding']}, delimiter "
+            f"{result['delimiter']!r}): {result['skipped_empty_text']} without text and "
+            f"{result['skipped_empty_label']} without label skipped"
+        )
+    if result["unseen_test_labels"]:
+        say(f"{result['unseen_test_labels']} held-out examples have a label never seen in training")
     print_table(
         ("measure", "model", "majority baseline"),
         [
