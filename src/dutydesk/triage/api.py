@@ -70,7 +70,7 @@ async def decide(
     return await api.write(work)
 
 
-def _similar(found: list[similar.Similar]) -> list[dict[str, Any]]:
+def _similar(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [SimilarRead.model_validate(s).model_dump(mode="json") for s in found]
 
 

@@ -196,15 +196,14 @@ def load_resolved(session: Session, after: tuple[datetime, int] | None, limit: i
     return [(r.id, r.resolved_at, document(r.short_description, r.description)) for r in rows]
 
 
-@dataclass(frozen=True)
-class Similar:
-    number: str
-    short_description: str
-    state: str
-    resolution_code: str | None
-    resolution_notes: str | None
-    resolved_at: datetime | None
-    score: float
+SHOWN = (
+    Incident.number,
+    Incident.short_description,
+    Incident.state,
+    Incident.resolution_code,
+    Incident.resolution_notes,
+    Incident.resolved_at,
+)
 
 
 def similar_incidents(
@@ -215,42 +214,27 @@ def similar_incidents(
     limit: int,
     max_age: float,
     exclude: int | None = None,
-) -> list[Similar]:
-    """The resolved incidents most similar to the text that the actor may see."""
+) -> list[dict[str, Any]]:
+    """The resolved incidents most similar to the text that the actor may see: the SHOWN
+    columns and the cosine ``score``, best first."""
     index = index_for(session, INCIDENTS, load_resolved, max_age)
     found = index.search(text, max(limit * 4, 20))
     wanted = {ident: (stamp, score) for ident, stamp, score in found if ident != exclude}
     if not wanted:
         return []
     rows = session.execute(
-        select(
-            Incident.id,
-            Incident.number,
-            Incident.short_description,
-            Incident.state,
-            Incident.resolution_code,
-            Incident.resolution_notes,
-            Incident.resolved_at,
-        ).where(
+        select(Incident.id, *SHOWN).where(
             Incident.id.in_(sorted(wanted)),
             Incident.state.in_(RESOLVED),
             incident_visibility(actor),
         )
     ).all()
     kept = [
-        Similar(
-            r.number,
-            r.short_description,
-            r.state,
-            r.resolution_code,
-            r.resolution_notes,
-            r.resolved_at,
-            round(wanted[r.id][1], 4),
-        )
+        {**r._asdict(), "score": round(wanted[r.id][1], 4)}
         for r in rows
         if r.resolved_at is not None and abs(_stamp(r.resolved_at) - wanted[r.id][0]) < 1e-3
     ]
-    kept.sort(key=lambda s: (-s.score, s.number))
+    kept.sort(key=lambda s: (-s["score"], s["number"]))
     return kept[:limit]
 
 
