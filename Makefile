@@ -48,6 +48,7 @@ bench: install
 	$(BIN)/python bench/worker.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/reports.py
+	$(BIN)/python bench/triage.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

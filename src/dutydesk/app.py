@@ -31,6 +31,7 @@ from dutydesk.reports.api import router as reports_router
 from dutydesk.reports.metrics import Metrics, TimingMiddleware
 from dutydesk.routing.api import router as routing_router
 from dutydesk.sla.api import router as sla_router
+from dutydesk.triage.api import router as triage_router
 from dutydesk.web.errors import install_web_errors
 from dutydesk.web.home import router as home_web
 from dutydesk.web.security import STATIC_DIR, SecurityHeaders
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(portal_web)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(routing_router)
+    app.include_router(triage_router)
     metrics = Metrics(database)
     app.add_middleware(TimingMiddleware, metrics=metrics)
     app.add_middleware(SecurityHeaders)

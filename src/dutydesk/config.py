@@ -205,6 +205,43 @@ class Settings(BaseSettings):
     )
     smtpd_host: str = Field("127.0.0.1", description="Address `dutydesk smtp` listens on.")
     smtpd_port: int = Field(8025, description="Port `dutydesk smtp` listens on.")
+    # --- learned triage and similar incidents
+    triage_auto_apply_confidence: float = Field(
+        0.85,
+        ge=0.0,
+        le=1.0,
+        description="A triage suggestion at least this confident is applied when an incident "
+        "is created (logged, revertible); below it, it is only shown. 0 applies none (every "
+        "suggestion is only shown).",
+    )
+    triage_min_confidence: float = Field(
+        0.2,
+        ge=0.0,
+        le=1.0,
+        description="Suggestions less confident than this are not stored or shown at all.",
+    )
+    triage_min_examples: int = Field(
+        50,
+        ge=2,
+        description="Fewest labelled examples `dutydesk triage train` (and the worker) accept.",
+    )
+    triage_retrain_hours: int = Field(
+        24,
+        ge=0,
+        description="The worker retrains the triage models from resolved incidents this "
+        "often; 0 turns scheduled retraining off.",
+    )
+    triage_max_training_incidents: int = Field(
+        200_000,
+        ge=100,
+        description="Newest resolved incidents one training reads at most.",
+    )
+    similar_refresh_seconds: int = Field(
+        30,
+        ge=0,
+        description="How stale a process's similar-incident index may get before a query "
+        "adds the incidents resolved since (0: checked on every query).",
+    )
 
     @field_validator("secret_key")
     @classmethod

@@ -60,6 +60,7 @@ def default_jobs() -> list[tuple[str, Job]]:
     from dutydesk.people.jobs import prune_due as prune_web
     from dutydesk.reports.jobs import send_weekly
     from dutydesk.sla.jobs import fire_due as fire_sla
+    from dutydesk.triage.jobs import retrain_due
 
     return [
         ("sla", fire_sla),
@@ -70,6 +71,7 @@ def default_jobs() -> list[tuple[str, Job]]:
         ("weekly_report", send_weekly),
         ("web_prune", prune_web),
         ("notify", notify_jobs.deliver_due),
+        ("triage_retrain", retrain_due),
     ]
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.exc import OperationalError
 from dutydesk.access.policy import Role, system_actor
 from dutydesk.cli import escalation, imports, intake, mail, notify, sla
 from dutydesk.cli import routing as routing_cli
+from dutydesk.cli import triage as triage_cli
 from dutydesk.cli.common import database, domain_error, err, fail, out, settings
 from dutydesk.config import get_settings
 from dutydesk.kernel.errors import DomainError
@@ -48,6 +49,7 @@ app.add_typer(intake.app, name="integration")
 app.add_typer(mail.app, name="mail")
 app.add_typer(routing_cli.app, name="routing")
 app.command("smtp")(mail.smtp)
+app.add_typer(triage_cli.app, name="triage")
 
 
 def _domain(exc: DomainError) -> typer.Exit:

@@ -67,7 +67,21 @@ def transition(
         row = next_transition(Status(incident.state), action, actor.role, target=target)
     except InvalidTransition as exc:
         raise refuse(exc) from exc
-    if row.target != incident.state:
+    set_state(session, actor, incident, row.target, reason, row.rule_id)
+    touch(incident)
+    return row.rule_id
+
+
+def set_state(
+    session: Session,
+    actor: Actor,
+    incident: Incident,
+    new: Status,
+    reason: str | None,
+    rule_id: str,
+) -> None:
+    """Move the state and log it; callers have checked the move (transition table or rule)."""
+    if new != incident.state:
         history.record(
             session,
             incident,
@@ -75,13 +89,11 @@ def transition(
             "state_changed",
             field="state",
             old=incident.state,
-            new=row.target.value,
+            new=new.value,
             reason=reason,
-            rule_id=row.rule_id,
+            rule_id=rule_id,
         )
-        incident.state = row.target
-    touch(incident)
-    return row.rule_id
+        incident.state = new
 
 
 def set_field(

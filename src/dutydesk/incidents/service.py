@@ -30,6 +30,7 @@ from dutydesk.models import Counter, Customer, Incident, SupportGroup, User
 from dutydesk.people import queries as people
 from dutydesk.routing import service as routing
 from dutydesk.sla import service as sla
+from dutydesk.triage import service as triage
 
 # An agent logging a call, a visit or a chat has responded (the SLA response clock is met).
 LIVE_CHANNELS = frozenset({Channel.phone, Channel.walk_in, Channel.chat})
@@ -259,6 +260,7 @@ def open_incident(
         changes.apply_assignment(session, actor, incident, group, assignee, Action.assign, None)
     if incident.channel in LIVE_CHANNELS:  # the caller is talking to the agent logging it
         changes.acknowledge(incident, actor)
+    triage.suggest_at_creation(session, settings, actor, incident)  # fills empty fields
     routing.route_new(session, settings, actor, incident)  # business rules, then the strategy
     sla.sync_clocks(session, actor, incident)
     notices.after_logging(session, settings, actor, incident)

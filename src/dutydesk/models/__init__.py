@@ -41,6 +41,7 @@ from dutydesk.models.routing import (
 )
 from dutydesk.models.sla import OlaPolicy, SlaCalendar, SlaClock, SlaPolicy
 from dutydesk.models.system import Counter, Setting, WorkerHeartbeat
+from dutydesk.models.triage import TriageModel, TriageSchedule, TriageSuggestion
 from dutydesk.models.web import PasswordReset, SavedFilter, WebSession
 
 __all__ = [
@@ -87,6 +88,9 @@ __all__ = [
     "SlaClock",
     "SlaPolicy",
     "SupportGroup",
+    "TriageModel",
+    "TriageSchedule",
+    "TriageSuggestion",
     "User",
     "WebSession",
     "WorkerHeartbeat",
