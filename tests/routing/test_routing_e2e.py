@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from dutydesk.access.policy import Actor, Role, system_actor
 from dutydesk.config import Settings
@@ -15,6 +16,7 @@ from dutydesk.db import Database
 from dutydesk.incidents import service as incidents
 from dutydesk.incidents.history import verify_chains
 from dutydesk.incidents.schemas import Channel, IncidentCreate
+from dutydesk.models import Notification
 from dutydesk.routing import service as routing
 from tests.factories import Cast, new_incident
 from tests.routing.common import API, contains, events, make_rule, patch
@@ -87,6 +89,23 @@ def test_rules_on_update_fire_once_when_they_become_true(client: TestClient, cas
     outbox = client.get(f"{API}/admin/notify/outbox", headers=cast.bob.headers).json()["items"]
     told = [n for n in outbox if n["event"] == "rule_notify"]
     assert [n["recipient"] for n in told] == ["ivy@example.com"]
+
+
+def test_a_rule_notifies_on_creation(client: TestClient, cast: Cast, db: Database) -> None:
+    make_rule(
+        client,
+        cast.bob,
+        name="Tell the infra group",
+        conditions=contains("description", "datacenter"),
+        actions=[{"type": "notify", "value": {"groups": [cast.apps.id]}}],
+    )
+    made = new_incident(client, cast.dave, description="The datacenter is hot")
+    with db.unit_of_work(write=False) as s:
+        told = s.scalars(select(Notification).where(Notification.event == "rule_notify")).all()
+        assert [(n.recipient, n.incident_id is not None) for n in told] == [
+            ("eve@example.com", True)
+        ]
+        assert made["number"] in told[0].subject and "Tell the infra group" in told[0].body
 
 
 def test_stop_order_and_actions_that_cannot_apply(client: TestClient, cast: Cast) -> None:

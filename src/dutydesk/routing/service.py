@@ -229,7 +229,8 @@ def fire(
     )
     for action in spec.actions:
         try:  # each action checks before it changes anything, so a refusal leaves no trace
-            _apply(session, settings, engine, incident, rule, action.type, action.value, reason)
+            with session.no_autoflush:  # its lookups read reference rows, nothing pending
+                _apply(session, settings, engine, incident, rule, action.type, action.value, reason)
         except (Conflict, InvalidInput, NotFound) as exc:  # not possible in this state now
             history.record(
                 session,
@@ -335,6 +336,7 @@ def _notify(
     ids = list(value.get("users", []))
     for group_id in value.get("groups", []):
         ids += people.list_group_member_ids(session, group_id)
+    session.flush()  # a new incident gets its id: the outbox rows refer to it
     extra: dict[str, object] = {"rule": rule.name}
     if value.get("message"):
         extra["comment"] = value["message"]
