@@ -49,6 +49,7 @@ bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/reports.py
 	$(BIN)/python bench/triage.py
+	$(BIN)/python bench/routing.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
