@@ -1,0 +1,279 @@
+"""The admin screens through the TestClient: every section's list, create (valid and
+invalid), edit, the special screens, and who may open them."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from dutydesk.db import Database
+from tests.factories import Cast
+from tests.web.conftest import row_counts, sign_in
+
+# section key → (valid form, text visible in the list afterwards, invalid form, field, error)
+CREATES: dict[str, tuple[dict[str, str], str, dict[str, str], str, str]] = {
+    "users": (
+        {"username": "frank", "email": "frank@example.com", "role": "agent", "full_name": "Frank"},
+        "frank@example.com",
+        {"username": "x y", "email": "nope", "role": "agent"},
+        "username",
+        "letters, digits",
+    ),
+    "tokens": (
+        {"name": "monitoring bridge", "scope": "read"},
+        "monitoring bridge",
+        {"name": "  ", "scope": "read"},
+        "name",
+        "must not be blank",
+    ),
+    "groups": (
+        {"name": "Network Team", "tier": "l2", "description": "Routers"},
+        "Network Team",
+        {"name": "Network Team", "tier": "l9"},
+        "tier",
+        "l1",
+    ),
+    "customers": (
+        {"name": "Initech", "description": "TPS reports", "share_incidents": "on"},
+        "Initech",
+        {"name": "", "description": "x"},
+        "name",
+        "at least 1 character",
+    ),
+    "services": (
+        {"name": "Payroll", "description": "Monthly pay", "customer_id": "", "owner_group_id": ""},
+        "Payroll",
+        {"name": "Payroll", "customer_id": "abc"},
+        "customer_id",
+        "valid integer",
+    ),
+    "cis": (
+        {"name": "db01", "ci_class": "database", "criticality": "critical"},
+        "db01",
+        {"name": "db01", "ci_class": "database", "criticality": "extreme"},
+        "criticality",
+        "low",
+    ),
+    "categories": (
+        {"name": "Software", "parent_id": ""},
+        "Software",
+        {"name": "", "parent_id": ""},
+        "name",
+        "at least 1 character",
+    ),
+}
+
+
+def field_error(html: str, name: str) -> str:
+    found = re.search(rf'<span class="field__error" id="{name}-error">([^<]*)</span>', html)
+    assert found, f"no error next to {name}"
+    return found.group(1)
+
+
+def test_the_index_lists_every_section_with_counts(client: TestClient, cast: Cast) -> None:
+    sign_in(client, "bob")
+    page = client.get("/admin")
+    assert page.status_code == 200
+    for key in CREATES:
+        assert f'href="/admin/{key}"' in page.text
+    assert 'href="/admin/priority-matrix"' in page.text
+    assert re.search(r'href="/admin/customers">Customers</a>\s*<span[^>]*>2</span>', page.text)
+    assert 'href="/admin" aria-current="page"' in page.text  # the admin menu entry
+
+
+@pytest.mark.parametrize("key", list(CREATES))
+def test_a_valid_create_is_listed_afterwards(
+    client: TestClient, cast: Cast, key: str
+) -> None:
+    csrf = sign_in(client, "bob")
+    assert client.get(f"/admin/{key}").status_code == 200
+    form = client.get(f"/admin/{key}/new")
+    assert form.status_code == 200 and 'name="csrf_token"' in form.text
+    valid, visible, _invalid, _field, _error = CREATES[key]
+    assert visible not in client.get(f"/admin/{key}").text
+    done = client.post(f"/admin/{key}/new", data={**valid, "csrf_token": csrf})
+    assert done.status_code in (200, 201), done.text
+    if key == "tokens":  # shown once, then listed without it
+        secret = re.search(r'id="secret" type="text" readonly value="([^"]+)"', done.text)
+        assert secret and done.status_code == 201
+        listing = client.get("/admin/tokens").text
+        assert secret.group(1) not in listing and visible in listing
+        return
+    assert "was added" in done.text or "was created" in done.text  # the flash message
+    assert visible in client.get(f"/admin/{key}").text
+
+
+@pytest.mark.parametrize("key", list(CREATES))
+def test_an_invalid_create_shows_the_field_error_and_writes_nothing(
+    client: TestClient, cast: Cast, db: Database, key: str
+) -> None:
+    csrf = sign_in(client, "bob")
+    _valid, _visible, invalid, field, error = CREATES[key]
+    before = row_counts(db)
+    refused = client.post(f"/admin/{key}/new", data={**invalid, "csrf_token": csrf})
+    assert refused.status_code == 422
+    assert error in field_error(refused.text, field)
+    assert row_counts(db) == before
+
+
+@pytest.mark.parametrize("key", [*CREATES, "priority-matrix", "logging-checklist"])
+def test_only_admins_open_the_admin_screens(client: TestClient, cast: Cast, key: str) -> None:
+    csrf = sign_in(client, "ivy")  # an incident manager: staff, not an admin
+    page = client.get(f"/admin/{key}")
+    assert page.status_code == 403 and "You do not have access" in page.text
+    refused = client.post(f"/admin/{key}/new", data={"name": "x", "csrf_token": csrf})
+    assert refused.status_code == 403
+    assert client.get("/admin").status_code == 403
+    assert 'href="/admin"' not in client.get("/account").text
+
+
+def test_requesters_get_the_403_page(client: TestClient, cast: Cast) -> None:
+    sign_in(client, "dave")
+    assert client.get("/admin/users").status_code == 403
+    assert client.get(f"/admin/users/{cast.bob.user.id}").status_code == 403
+
+
+def test_a_conflict_is_shown_above_the_form(client: TestClient, cast: Cast, db: Database) -> None:
+    csrf = sign_in(client, "bob")
+    before = row_counts(db)
+    refused = client.post(
+        "/admin/customers/new", data={"name": "Acme", "description": "", "csrf_token": csrf}
+    )
+    assert refused.status_code == 422 and "already exists" in refused.text
+    assert 'class="alert alert--error"' in refused.text
+    assert row_counts(db) == before
+
+
+def test_a_service_error_lands_next_to_its_field(client: TestClient, cast: Cast) -> None:
+    csrf = sign_in(client, "bob")
+    form = {"username": "rita", "email": "rita@example.com", "role": "requester"}
+    refused = client.post("/admin/users/new", data={**form, "csrf_token": csrf})
+    assert refused.status_code == 422
+    assert "belongs to a customer" in field_error(refused.text, "customer_id")
+
+
+def test_search_and_sort_and_the_empty_states(client: TestClient, cast: Cast) -> None:
+    sign_in(client, "bob")
+    found = client.get("/admin/users", params={"q": "ALICE"})
+    assert "alice@example.com" in found.text and "dave@example.com" not in found.text
+    none = client.get("/admin/users", params={"q": "zzz"})
+    assert "Nothing matches" in none.text
+    desc = client.get("/admin/users", params={"sort": 0, "desc": "true"}).text
+    assert desc.index("ivy@example.com") < desc.index("alice@example.com")
+    assert 'aria-sort="descending"' in desc
+    fragment = client.get("/admin/users", params={"q": "eve"}, headers={"HX-Request": "true"})
+    assert fragment.text.lstrip().startswith('<div id="results">')
+
+
+def test_edit_pages_save_through_the_services(client: TestClient, cast: Cast) -> None:
+    csrf = sign_in(client, "bob")
+    uid = cast.alice.user.id
+    assert 'value="agent" selected' in client.get(f"/admin/users/{uid}").text
+    saved = client.post(f"/admin/users/{uid}", data={"role": "incident_manager", "csrf_token": csrf})
+    assert "User alice was saved." in saved.text
+    assert 'value="incident_manager" selected' in client.get(f"/admin/users/{uid}").text
+    bad = client.post(f"/admin/users/{uid}", data={"role": "king", "csrf_token": csrf})
+    assert bad.status_code == 422 and field_error(bad.text, "role")
+
+    cid = cast.acme.id
+    client.post(f"/admin/customers/{cid}", data={"description": "Road runners", "csrf_token": csrf})
+    page = client.get(f"/admin/customers/{cid}").text
+    assert "Road runners" in page and 'id="is_active" name="is_active" checked' not in page
+
+    ci = cast.mail_server.id
+    emptied = client.post(
+        f"/admin/cis/{ci}", data={"ci_class": "", "criticality": "low", "csrf_token": csrf}
+    )
+    assert emptied.status_code == 422 and field_error(emptied.text, "ci_class")
+    sid = cast.email_service.id
+    client.post(
+        f"/admin/services/{sid}",
+        data={"description": "Mail", "customer_id": str(cast.acme.id), "csrf_token": csrf},
+    )
+    assert f'value="{cast.acme.id}" selected' in client.get(f"/admin/services/{sid}").text
+    assert client.get("/admin/categories/1").status_code == 404  # no edit page
+    assert client.get("/admin/nothing").status_code == 404
+    assert client.get("/admin/users/999999").status_code == 404
+
+
+def test_user_actions(client: TestClient, second: TestClient, cast: Cast) -> None:
+    csrf = sign_in(client, "bob")
+    sign_in(second, "eve")
+    uid = cast.eve.user.id
+    ended = client.post(f"/admin/users/{uid}/revoke-sessions", data={"csrf_token": csrf})
+    assert "1 browser session(s) of eve were ended." in ended.text
+    assert second.get("/queues", follow_redirects=False).status_code == 303
+    link = client.post(f"/admin/users/{uid}/reset-link", data={"csrf_token": csrf})
+    assert "A password reset link was mailed to eve@example.com." in link.text
+    page = client.get(f"/admin/users/{uid}").text
+    assert 'data-confirm="Disable eve?' in page
+    off = client.post(f"/admin/users/{uid}/disable", data={"csrf_token": csrf})
+    assert "User eve was disabled" in off.text and "(disabled)" in off.text
+    eve = cast.eve.headers
+    assert client.get("/api/v1/me", headers=eve).status_code == 401
+
+
+def test_tokens_are_revoked(client: TestClient, cast: Cast) -> None:
+    csrf = sign_in(client, "bob")
+    listing = client.get("/admin/tokens").text
+    first = re.search(r'action="/admin/tokens/(\d+)/revoke"', listing)
+    assert first and 'data-confirm="Revoke the token' in listing
+    done = client.post(f"/admin/tokens/{first.group(1)}/revoke", data={"csrf_token": csrf})
+    assert "was revoked" in done.text
+    assert f'action="/admin/tokens/{first.group(1)}/revoke"' not in done.text
+
+
+def test_group_members(client: TestClient, cast: Cast) -> None:
+    csrf = sign_in(client, "bob")
+    gid, uid = cast.infra.id, cast.eve.user.id
+    assert "No members yet." in client.get(f"/admin/groups/{gid}").text
+    added = client.post(f"/admin/groups/{gid}/members", data={"user_id": str(uid), "csrf_token": csrf})
+    assert "eve is now a member of Infrastructure." in added.text
+    requester = client.post(
+        f"/admin/groups/{gid}/members",
+        data={"user_id": str(cast.dave.user.id), "csrf_token": csrf},
+    )
+    assert "Requesters cannot be members" in requester.text
+    removed = client.post(f"/admin/groups/{gid}/members/{uid}/remove", data={"csrf_token": csrf})
+    assert "eve was removed from Infrastructure." in removed.text
+    saved = client.post(f"/admin/groups/{gid}", data={"tier": "l2", "csrf_token": csrf})
+    assert "Group Infrastructure was saved." in saved.text
+
+
+def test_priority_matrix(client: TestClient, cast: Cast, db: Database) -> None:
+    csrf = sign_in(client, "bob")
+    page = client.get("/admin/priority-matrix")
+    assert page.status_code == 200 and page.text.count("<select") == 9
+    cells = {f"cell-{i}-{u}": str(min(5, 1 + i + u)) for i in range(3) for u in range(3)}
+    saved = client.post("/admin/priority-matrix", data={**cells, "levels": "3", "csrf_token": csrf})
+    assert "The priority matrix was saved." in saved.text
+    before = row_counts(db)
+    broken = {**cells, "cell-0-0": "7"}  # refused by the service, as through the API
+    refused = client.post("/admin/priority-matrix", data={**broken, "levels": "3", "csrf_token": csrf})
+    assert refused.status_code == 422 and "priority 7 is not a whole number" in refused.text
+    small = {f"cell-{i}-{u}": "3" for i in range(2) for u in range(2)}
+    two = client.post("/admin/priority-matrix", data={**small, "levels": "2", "csrf_token": csrf})
+    assert two.status_code == 422 and "3, 4 or 5 rows" in two.text
+    junk = client.post("/admin/priority-matrix", data={"levels": "3", "csrf_token": csrf})
+    assert junk.status_code == 422 and "Every cell needs a priority" in junk.text
+    assert row_counts(db) == before
+
+
+def test_logging_checklist(client: TestClient, cast: Cast, db: Database) -> None:
+    csrf = sign_in(client, "bob")
+    page = client.get("/admin/logging-checklist")
+    assert page.status_code == 200 and 'value="service"' in page.text
+    saved = client.post(
+        "/admin/logging-checklist",
+        data={"required": ["service", "caller"], "csrf_token": csrf},
+    )
+    assert "The logging checklist was saved." in saved.text
+    assert 'value="service" checked' in saved.text
+    before = row_counts(db)
+    refused = client.post(
+        "/admin/logging-checklist", data={"required": ["shoe_size"], "csrf_token": csrf}
+    )
+    assert refused.status_code == 422 and "Not one of short_description" in refused.text
+    assert row_counts(db) == before
