@@ -79,7 +79,9 @@ def edit_service(session: Session, service_id: int) -> Edit:
 
 def update_service(session: Session, actor: Actor, service_id: int, body: BaseModel) -> str:
     changes = body_of(body, ServicePatch).model_dump()
-    found = service.update_service(session, actor, queries.get_service(session, service_id), changes)
+    found = service.update_service(
+        session, actor, queries.get_service(session, service_id), changes
+    )
     return f"Service {found.name} was saved."
 
 

@@ -99,7 +99,9 @@ class FormInvalid(Exception):
         self.errors = errors
 
 
-def domain_errors(exc: DomainError, known: Sequence[str], aliases: Mapping[str, str]) -> dict[str, str]:
+def domain_errors(
+    exc: DomainError, known: Sequence[str], aliases: Mapping[str, str]
+) -> dict[str, str]:
     """A service's refusal: per-field `errors` next to their fields, the rest above the form."""
     errors: dict[str, str] = {}
     for item in exc.errors:

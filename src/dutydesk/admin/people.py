@@ -111,17 +111,12 @@ def create_user(session: Session, actor: Actor, body: BaseModel) -> Done:
 def edit_user(session: Session, user_id: int) -> Edit:
     user = queries.get_user(session, user_id)
     base = f"/admin/users/{user.id}"
-    actions = (
-        Row((), actions=(Action("Send a password reset link", f"{base}/reset-link"),)),
-        Row(
-            (),
-            actions=(
-                Action(
-                    "Sign out everywhere",
-                    f"{base}/revoke-sessions",
-                    confirm=f"End every browser session of {user.username}?",
-                ),
-            ),
+    actions: tuple[Action, ...] = (
+        Action("Send a password reset link", f"{base}/reset-link"),
+        Action(
+            "Sign out everywhere",
+            f"{base}/revoke-sessions",
+            confirm=f"End every browser session of {user.username}?",
         ),
     )
     if user.is_active:
@@ -131,7 +126,7 @@ def edit_user(session: Session, user_id: int) -> Edit:
             confirm=f"Disable {user.username}? Their tokens and sessions stop working.",
             danger=True,
         )
-        actions = (*actions, Row((), actions=(disable,)))
+        actions = (*actions, disable)
     return Edit(
         heading=f"User {user.username}" + ("" if user.is_active else " (disabled)"),
         fields=[Field("role", "Role", "select", ROLES, required=True)],
@@ -293,7 +288,11 @@ def edit_group(session: Session, group_id: int) -> Edit:
             Field("description", "Description", "textarea"),
             Field("manager_id", "Manager", "id", staff_choices(session, "Keep as it is")),
         ],
-        values={"tier": group.tier, "description": group.description, "manager_id": group.manager_id},
+        values={
+            "tier": group.tier,
+            "description": group.description,
+            "manager_id": group.manager_id,
+        },
         members=members,
         member_choices=choices,
     )
@@ -342,7 +341,12 @@ GROUPS = Section(
 def customer_rows(session: Session) -> list[Row]:
     return [
         Row(
-            (c.name, c.description, yes(c.share_incidents), "active" if c.is_active else "inactive"),
+            (
+                c.name,
+                c.description,
+                yes(c.share_incidents),
+                "active" if c.is_active else "inactive",
+            ),
             href=f"/admin/customers/{c.id}",
         )
         for c in queries.list_customers(session)
@@ -356,7 +360,9 @@ def customer_fields(session: Session) -> list[Field]:
     return [
         Field("name", "Name", required=True),
         Field("description", "Description", "textarea"),
-        Field("share_incidents", "Share incidents between its requesters", "checkbox", hint=SHARE_HINT),
+        Field(
+            "share_incidents", "Share incidents between its requesters", "checkbox", hint=SHARE_HINT
+        ),
     ]
 
 
@@ -372,7 +378,12 @@ def edit_customer(session: Session, customer_id: int) -> Edit:
         heading=f"Customer {customer.name}",
         fields=[
             Field("description", "Description", "textarea"),
-            Field("share_incidents", "Share incidents between its requesters", "checkbox", hint=SHARE_HINT),
+            Field(
+                "share_incidents",
+                "Share incidents between its requesters",
+                "checkbox",
+                hint=SHARE_HINT,
+            ),
             Field("is_active", "Active", "checkbox"),
         ],
         values={

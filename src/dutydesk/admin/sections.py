@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from dutydesk.access.policy import Actor
-from dutydesk.admin.forms import Field, Row
+from dutydesk.admin.forms import Action, Field, Row
 
 Values = Mapping[str, object]
 
@@ -31,7 +31,7 @@ class Edit:
     heading: str
     fields: list[Field]
     values: dict[str, object]
-    actions: tuple[Row, ...] = ()
+    actions: tuple[Action, ...] = ()
     members: tuple[Row, ...] | None = None
     member_choices: list[tuple[str, str]] = field(default_factory=list)
 

@@ -109,8 +109,16 @@ async def index(request: Request, user: Admin) -> HTMLResponse:
         checklist = rules.get_checklist(session)
         return [
             *found,
-            {"title": "Priority matrix", "href": "/admin/priority-matrix", "count": matrix.levels**2},
-            {"title": "Logging checklist", "href": "/admin/logging-checklist", "count": len(checklist)},
+            {
+                "title": "Priority matrix",
+                "href": "/admin/priority-matrix",
+                "count": matrix.levels**2,
+            },
+            {
+                "title": "Logging checklist",
+                "href": "/admin/logging-checklist",
+                "count": len(checklist),
+            },
         ]
 
     return render(request, user, "admin/index.html", {"sections": await user.read(work)})
@@ -252,9 +260,7 @@ async def add_member(request: Request, user: Admin, group_id: int) -> Response:
     target = f"/admin/groups/{group_id}"
     if not chosen.isdigit():
         return redirect(request, target, message="Choose a person to add.", kind="error")
-    result = await attempt(
-        user, lambda s, a: people.add_member(s, a, group_id, int(chosen)), []
-    )
+    result = await attempt(user, lambda s, a: people.add_member(s, a, group_id, int(chosen)), [])
     if isinstance(result, dict):
         return redirect(request, target, message=result[FORM], kind="error")
     return redirect(request, target, message=result)

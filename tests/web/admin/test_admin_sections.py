@@ -84,9 +84,7 @@ def test_the_index_lists_every_section_with_counts(client: TestClient, cast: Cas
 
 
 @pytest.mark.parametrize("key", list(CREATES))
-def test_a_valid_create_is_listed_afterwards(
-    client: TestClient, cast: Cast, key: str
-) -> None:
+def test_a_valid_create_is_listed_afterwards(client: TestClient, cast: Cast, key: str) -> None:
     csrf = sign_in(client, "bob")
     assert client.get(f"/admin/{key}").status_code == 200
     form = client.get(f"/admin/{key}/new")
@@ -171,7 +169,9 @@ def test_edit_pages_save_through_the_services(client: TestClient, cast: Cast) ->
     csrf = sign_in(client, "bob")
     uid = cast.alice.user.id
     assert 'value="agent" selected' in client.get(f"/admin/users/{uid}").text
-    saved = client.post(f"/admin/users/{uid}", data={"role": "incident_manager", "csrf_token": csrf})
+    saved = client.post(
+        f"/admin/users/{uid}", data={"role": "incident_manager", "csrf_token": csrf}
+    )
     assert "User alice was saved." in saved.text
     assert 'value="incident_manager" selected' in client.get(f"/admin/users/{uid}").text
     bad = client.post(f"/admin/users/{uid}", data={"role": "king", "csrf_token": csrf})
@@ -229,7 +229,9 @@ def test_group_members(client: TestClient, cast: Cast) -> None:
     csrf = sign_in(client, "bob")
     gid, uid = cast.infra.id, cast.eve.user.id
     assert "No members yet." in client.get(f"/admin/groups/{gid}").text
-    added = client.post(f"/admin/groups/{gid}/members", data={"user_id": str(uid), "csrf_token": csrf})
+    added = client.post(
+        f"/admin/groups/{gid}/members", data={"user_id": str(uid), "csrf_token": csrf}
+    )
     assert "eve is now a member of Infrastructure." in added.text
     requester = client.post(
         f"/admin/groups/{gid}/members",
@@ -251,7 +253,9 @@ def test_priority_matrix(client: TestClient, cast: Cast, db: Database) -> None:
     assert "The priority matrix was saved." in saved.text
     before = row_counts(db)
     broken = {**cells, "cell-0-0": "7"}  # refused by the service, as through the API
-    refused = client.post("/admin/priority-matrix", data={**broken, "levels": "3", "csrf_token": csrf})
+    refused = client.post(
+        "/admin/priority-matrix", data={**broken, "levels": "3", "csrf_token": csrf}
+    )
     assert refused.status_code == 422 and "priority 7 is not a whole number" in refused.text
     small = {f"cell-{i}-{u}": "3" for i in range(2) for u in range(2)}
     two = client.post("/admin/priority-matrix", data={**small, "levels": "2", "csrf_token": csrf})
