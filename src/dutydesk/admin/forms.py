@@ -13,13 +13,28 @@ from pydantic import BaseModel, ValidationError
 from dutydesk.kernel.errors import DomainError
 
 FORM = "_form"  # the key of errors that belong to no single field (shown above the form)
-Kind = Literal["text", "email", "password", "textarea", "select", "id", "checkbox"]
+Kind = Literal[
+    "text",
+    "email",
+    "password",
+    "textarea",
+    "select",
+    "id",
+    "checkbox",
+    "number",
+    "minutes",
+    "ints",
+    "checks",
+]
 M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
 class Field:
-    """One input of a form. `id` is a select of records whose empty choice means None."""
+    """One input of a form. `id` is a select of records whose empty choice means None;
+    `number` a whole number or nothing; `minutes` a duration typed in minutes and sent to the
+    service in seconds; `ints` a comma-separated list of whole numbers; `checks` a group of
+    checkboxes (several values, kept one per line)."""
 
     name: str
     label: str
@@ -46,6 +61,8 @@ def _text(value: object) -> str:
         return ""
     if isinstance(value, bool):
         return "on" if value else ""
+    if isinstance(value, list | tuple):
+        return "\n".join(str(v) for v in value)
     return str(value)
 
 
@@ -56,7 +73,8 @@ def options(rows: Sequence[tuple[object, str]], *, empty: str = "") -> list[tupl
 
 
 def submitted(fields: Sequence[Field], form: Mapping[str, Any]) -> dict[str, str]:
-    """The raw text of each field (an unticked checkbox is absent from a form post)."""
+    """The raw text of each field (an unticked checkbox is absent from a form post; the
+    values of a checkbox group come one per line, see `admin.web.form_data`)."""
     return {f.name: str(form.get(f.name, "")) for f in fields}
 
 
@@ -68,8 +86,16 @@ def parsed(fields: Sequence[Field], raw: Mapping[str, str]) -> dict[str, object]
         text = raw.get(f.name, "")
         if f.kind == "checkbox":
             values[f.name] = text in ("on", "true", "1")
-        elif f.kind == "id":
+        elif f.kind in ("id", "number"):
             values[f.name] = _int_or_text(text.strip()) if text.strip() else None
+        elif f.kind == "minutes":
+            found = _int_or_text(text.strip()) if text.strip() else None
+            values[f.name] = found * 60 if isinstance(found, int) else found
+        elif f.kind == "ints":
+            parts = [p.strip() for p in text.split(",") if p.strip()]
+            values[f.name] = [_int_or_text(p) for p in parts]
+        elif f.kind == "checks":
+            values[f.name] = [line for line in text.split("\n") if line]
         elif f.kind == "password":
             values[f.name] = text or None
         else:

@@ -49,5 +49,6 @@ class Section:
     edit: Callable[[Session, int], Edit] | None = None
     edit_schema: type[BaseModel] | None = None
     update: Callable[[Session, Actor, int, BaseModel], str] | None = None
+    delete: Callable[[Session, Actor, int], str] | None = None
     aliases: Mapping[str, str] = field(default_factory=dict)  # service field → form field
     hint: str = ""

@@ -10,6 +10,7 @@ flash message; a refusal re-renders the form (422) with each error next to its f
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -17,9 +18,10 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from dutydesk.access.policy import Actor, require_admin
-from dutydesk.admin import catalog, people
+from dutydesk.admin import catalog, people, sla
 from dutydesk.admin.forms import (
     FORM,
+    Action,
     Field,
     Form,
     FormInvalid,
@@ -52,6 +54,9 @@ SECTIONS: dict[str, Section] = {
         catalog.SERVICES,
         catalog.CIS,
         catalog.CATEGORIES,
+        sla.CALENDARS,
+        sla.POLICIES,
+        sla.OLAS,
     )
 }
 
@@ -76,8 +81,13 @@ def section_of(key: str) -> Section:
 
 
 async def form_data(request: Request) -> dict[str, str]:
+    """The posted text fields; a name sent several times (a checkbox group) one per line."""
     form = await request.form()
-    return {k: v for k, v in form.items() if isinstance(v, str)}
+    found: dict[str, str] = {}
+    for name in form:
+        values = [v for v in form.getlist(name) if isinstance(v, str)]
+        found[name] = values[0] if len(values) == 1 else "\n".join(values)
+    return found
 
 
 async def attempt(
@@ -355,6 +365,10 @@ async def edit_page(request: Request, user: Admin, key: str, item_id: int) -> HT
         raise NotFound("page not found")
     editor = section.edit
     edit = await user.read(lambda session, actor: editor(session, item_id))
+    if section.delete is not None:
+        question = f"Delete this {section.singular}? This cannot be undone."
+        remove = Action("Delete", f"/admin/{key}/{item_id}/delete", confirm=question, danger=True)
+        edit = replace(edit, actions=(*edit.actions, remove))
     form = Form(edit.fields).filled(edit.values)
     action = f"/admin/{key}/{item_id}"
     return _form_page(request, user, section, form, action=action, heading=edit.heading, edit=edit)
@@ -384,4 +398,16 @@ async def update(request: Request, user: Admin, key: str, item_id: int) -> Respo
         return _form_page(
             request, user, section, form, action=action, heading=edit.heading, status=422, edit=edit
         )
+    return redirect(request, f"/admin/{key}", message=result)
+
+
+@router.post("/{key}/{item_id}/delete")
+async def delete(request: Request, user: Admin, key: str, item_id: int) -> Response:
+    section = section_of(key)
+    if section.delete is None:
+        raise NotFound("page not found")
+    remover = section.delete
+    result = await attempt(user, lambda s, a: remover(s, a, item_id), [])
+    if isinstance(result, dict):  # e.g. a calendar still in use: say why, nothing changed
+        return redirect(request, f"/admin/{key}/{item_id}", message=result[FORM], kind="error")
     return redirect(request, f"/admin/{key}", message=result)

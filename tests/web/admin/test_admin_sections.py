@@ -63,7 +63,54 @@ CREATES: dict[str, tuple[dict[str, str], str, dict[str, str], str, str]] = {
         "name",
         "at least 1 character",
     ),
+    "calendars": (
+        {
+            "name": "Munich office",
+            "timezone": "Europe/Berlin",
+            "hours_mon": "08:00-12:00, 13:00-17:00",
+            "holiday_country": "de",
+            "holiday_subdivision": "by",
+            "closed_days": "2026-12-24\n2026-12-31",
+            "open_days": "2026-12-27 09:00-13:00",
+        },
+        "Munich office",
+        {"name": "Munich office", "timezone": "Europe/Berlin", "hours_tue": "25:00-26:00"},
+        "hours_tue",
+        "out of range",
+    ),
+    "policies": (
+        {
+            "name": "Gold P1",
+            "priority": "1",
+            "calendar_id": "1",
+            "response_seconds": "30",
+            "resolution_seconds": "240",
+            "warn_percents": "50, 90",
+            "pause_states": "pending_user",
+            "active": "on",
+        },
+        "Gold P1",
+        {
+            "name": "Gold P1",
+            "calendar_id": "1",
+            "resolution_seconds": "60",
+            "warn_percents": "50, 150",
+        },
+        "warn_percents",
+        "between 1 and 99",
+    ),
+    "olas": (
+        {"group_id": "{desk}", "priority": "2", "calendar_id": "1", "resolution_seconds": "90"},
+        "Service Desk",
+        {"group_id": "{desk}", "calendar_id": "1", "resolution_seconds": ""},
+        "resolution_seconds",
+        "valid integer",
+    ),
 }
+
+
+def filled(form: dict[str, str], cast: Cast) -> dict[str, str]:
+    return {k: v.format(desk=cast.desk.id) for k, v in form.items()}
 
 
 def field_error(html: str, name: str) -> str:
@@ -91,7 +138,7 @@ def test_a_valid_create_is_listed_afterwards(client: TestClient, cast: Cast, key
     assert form.status_code == 200 and 'name="csrf_token"' in form.text
     valid, visible, _invalid, _field, _error = CREATES[key]
     assert visible not in client.get(f"/admin/{key}").text
-    done = client.post(f"/admin/{key}/new", data={**valid, "csrf_token": csrf})
+    done = client.post(f"/admin/{key}/new", data={**filled(valid, cast), "csrf_token": csrf})
     assert done.status_code in (200, 201), done.text
     if key == "tokens":  # shown once, then listed without it
         secret = re.search(r'id="secret" type="text" readonly value="([^"]+)"', done.text)
@@ -99,7 +146,7 @@ def test_a_valid_create_is_listed_afterwards(client: TestClient, cast: Cast, key
         listing = client.get("/admin/tokens").text
         assert secret.group(1) not in listing and visible in listing
         return
-    assert "was added" in done.text or "was created" in done.text  # the flash message
+    assert "was added" in done.text or "was created" in done.text, done.text  # the flash
     assert visible in client.get(f"/admin/{key}").text
 
 
@@ -110,7 +157,7 @@ def test_an_invalid_create_shows_the_field_error_and_writes_nothing(
     csrf = sign_in(client, "bob")
     _valid, _visible, invalid, field, error = CREATES[key]
     before = row_counts(db)
-    refused = client.post(f"/admin/{key}/new", data={**invalid, "csrf_token": csrf})
+    refused = client.post(f"/admin/{key}/new", data={**filled(invalid, cast), "csrf_token": csrf})
     assert refused.status_code == 422
     assert error in field_error(refused.text, field)
     assert row_counts(db) == before
@@ -281,3 +328,44 @@ def test_logging_checklist(client: TestClient, cast: Cast, db: Database) -> None
     )
     assert refused.status_code == 422 and "Not one of short_description" in refused.text
     assert row_counts(db) == before
+
+
+def test_a_calendar_round_trips_through_its_form(client: TestClient, cast: Cast) -> None:
+    csrf = sign_in(client, "bob")
+    valid = CREATES["calendars"][0]
+    client.post("/admin/calendars/new", data={**valid, "csrf_token": csrf})
+    listing = client.get("/admin/calendars").text
+    found = re.search(r'href="/admin/calendars/(\d+)">Munich office', listing)
+    assert found and "DE-BY" in listing
+    page = client.get(f"/admin/calendars/{found.group(1)}").text
+    assert 'value="08:00-12:00, 13:00-17:00"' in page and "2026-12-27 09:00-13:00" in page
+    bad = client.post(
+        f"/admin/calendars/{found.group(1)}",
+        data={**valid, "holiday_country": "XX", "csrf_token": csrf},
+    )
+    assert bad.status_code == 422 and field_error(bad.text, "holiday_country")
+    lines = client.post(
+        f"/admin/calendars/{found.group(1)}",
+        data={**valid, "open_days": "2026-12-27", "csrf_token": csrf},
+    )
+    assert "write a date and its hours" in field_error(lines.text, "open_days")
+    gone = client.post(f"/admin/calendars/{found.group(1)}/delete", data={"csrf_token": csrf})
+    assert "Calendar Munich office was deleted." in gone.text
+    in_use = client.post("/admin/calendars/1/delete", data={"csrf_token": csrf})
+    assert "flash--error" in in_use.text and client.get("/admin/calendars/1").status_code == 200
+
+
+def test_policy_edit_keeps_minutes_and_lists(client: TestClient, cast: Cast) -> None:
+    csrf = sign_in(client, "bob")
+    client.post("/admin/policies/new", data={**CREATES["policies"][0], "csrf_token": csrf})
+    listing = client.get("/admin/policies").text
+    found = re.search(r'href="/admin/policies/(\d+)">Gold P1', listing)
+    assert found
+    page = client.get(f"/admin/policies/{found.group(1)}").text
+    assert 'value="240"' in page and 'value="50, 90"' in page
+    assert 'value="pending_user" checked' in page and 'value="pending_vendor" checked' not in page
+    saved = client.post(
+        f"/admin/policies/{found.group(1)}",
+        data={**CREATES["policies"][0], "resolution_seconds": "480", "csrf_token": csrf},
+    )
+    assert "SLA policy Gold P1 was saved." in saved.text and ">480<" in saved.text
