@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from dutydesk.access.policy import Actor, require_admin
-from dutydesk.admin import catalog, people, sla
+from dutydesk.admin import catalog, closure, notify, people, sla
 from dutydesk.admin.forms import (
     FORM,
     Action,
@@ -37,6 +37,10 @@ from dutydesk.config import Settings
 from dutydesk.incidents import rules
 from dutydesk.incidents.priority import CHECKLIST_FIELDS
 from dutydesk.kernel.errors import DomainError, NotFound
+from dutydesk.notify import admin as notify_admin
+from dutydesk.notify import queries as notify_queries
+from dutydesk.notify.queries import TemplateView
+from dutydesk.notify.templates import Rendered
 from dutydesk.people import queries as people_queries
 from dutydesk.people import service as people_service
 from dutydesk.people import sessions
@@ -57,6 +61,8 @@ SECTIONS: dict[str, Section] = {
         sla.CALENDARS,
         sla.POLICIES,
         sla.OLAS,
+        closure.CLOSURE_CHECKS,
+        notify.ENDPOINTS,
     )
 }
 
@@ -280,6 +286,112 @@ async def add_member(request: Request, user: Admin, group_id: int) -> Response:
 async def remove_member(request: Request, user: Admin, group_id: int, user_id: int) -> Response:
     message = await user.write(lambda s, a: people.remove_member(s, a, group_id, user_id))
     return redirect(request, f"/admin/groups/{group_id}", message=message)
+
+
+# ---------------------------------------------------------------- notification templates
+
+
+@router.get("/templates", response_class=HTMLResponse)
+async def templates_list(request: Request, user: Admin, q: Search = "") -> HTMLResponse:
+    rows = await user.read(lambda session, actor: notify.template_rows(session))
+    context = {"rows": matching(rows, q), "total": len(rows), "q": q}
+    return render(request, user, "admin/templates.html", context, block="results")
+
+
+def _template_page(
+    request: Request,
+    user: WebUser,
+    view: TemplateView,
+    *,
+    subject: str,
+    body: str,
+    errors: dict[str, str] | None = None,
+    preview: Rendered | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    context = {
+        "view": view,
+        "subject": subject,
+        "body": body,
+        "errors": errors or {},
+        "preview": preview,
+        "action": f"/admin/templates/{view.event}/{view.channel}",
+    }
+    return render(request, user, "admin/template_edit.html", context, status=status)
+
+
+def _view(event: str, channel: str) -> Callable[[Session, Actor], TemplateView]:
+    def work(session: Session, actor: Actor) -> TemplateView:
+        try:
+            return notify_queries.get_template_view(session, event, channel)
+        except DomainError as exc:  # an unknown event or channel is a missing page
+            raise NotFound("page not found") from exc
+
+    return work
+
+
+@router.get("/templates/{event}/{channel}", response_class=HTMLResponse)
+async def template_page(request: Request, user: Admin, event: str, channel: str) -> HTMLResponse:
+    view = await user.read(_view(event, channel))
+    return _template_page(request, user, view, subject=view.subject, body=view.body)
+
+
+@router.post("/templates/{event}/{channel}")
+async def save_template(request: Request, user: Admin, event: str, channel: str) -> Response:
+    view = await user.read(_view(event, channel))
+    form = await form_data(request)
+    subject, body = form.get("subject", ""), form.get("body", "")
+    settings = user.settings
+
+    def work(session: Session, actor: Actor) -> None:
+        notify_admin.put_template(
+            session, settings, actor, event, channel, subject=subject, body=body
+        )
+
+    result = await attempt(user, work, ["subject", "body"])
+    if isinstance(result, dict):
+        return _template_page(
+            request, user, view, subject=subject, body=body, errors=result, status=422
+        )
+    target = f"/admin/templates/{event}/{channel}"
+    return redirect(request, target, message=f"The {event} {channel} template was saved.")
+
+
+@router.post("/templates/{event}/{channel}/preview", response_class=HTMLResponse)
+async def preview_template(request: Request, user: Admin, event: str, channel: str) -> HTMLResponse:
+    """Render the submitted text with a sample incident; nothing is saved."""
+    view = await user.read(_view(event, channel))
+    form = await form_data(request)
+    subject, body = form.get("subject", ""), form.get("body", "")
+    settings = user.settings
+
+    def work(session: Session, actor: Actor) -> Rendered:
+        return notify_admin.preview_template(
+            session, settings, actor, event, channel, subject=subject, body=body
+        )
+
+    try:
+        shown = await user.read(work)
+    except DomainError as exc:
+        if exc.status_code == 403:
+            raise
+        errors = domain_errors(exc, ["subject", "body"], {})
+        return _template_page(
+            request, user, view, subject=subject, body=body, errors=errors, status=422
+        )
+    return _template_page(request, user, view, subject=subject, body=body, preview=shown)
+
+
+@router.post("/templates/{event}/{channel}/reset")
+async def reset_template(request: Request, user: Admin, event: str, channel: str) -> Response:
+    await user.read(_view(event, channel))
+
+    def work(session: Session, actor: Actor) -> None:
+        notify_admin.delete_template(session, actor, event, channel)
+
+    await user.write(work)
+    target = f"/admin/templates/{event}/{channel}"
+    return redirect(request, target, message="The built-in template is used again.")
 
 
 # ---------------------------------------------------------------- generic sections

@@ -369,3 +369,59 @@ def test_policy_edit_keeps_minutes_and_lists(client: TestClient, cast: Cast) -> 
         data={**CREATES["policies"][0], "resolution_seconds": "480", "csrf_token": csrf},
     )
     assert "SLA policy Gold P1 was saved." in saved.text and ">480<" in saved.text
+
+
+def test_closure_checks_and_endpoints(client: TestClient, cast: Cast, db: Database) -> None:
+    csrf = sign_in(client, "bob")
+    form = {"key": "ci_recorded", "label": "CI recorded", "kind": "field", "field": "ci"}
+    made = client.post(
+        "/admin/closure-checks/new", data={**form, "position": "5", "csrf_token": csrf}
+    )
+    assert "Closure check CI recorded was added." in made.text
+    before = row_counts(db)
+    manual = {**form, "key": "called_back", "kind": "manual", "position": "1", "csrf_token": csrf}
+    refused = client.post("/admin/closure-checks/new", data=manual)
+    assert refused.status_code == 422 and "no field" in field_error(refused.text, "field")
+    assert row_counts(db) == before
+
+    endpoint = {
+        "name": "Ops webhook",
+        "url": "https://hooks.example.com/dutydesk",
+        "kind": "webhook",
+        "events": ["assigned", "sla_breached"],
+        "csrf_token": csrf,
+    }
+    shown = client.post("/admin/endpoints/new", data=endpoint)
+    secret = re.search(r'id="secret" type="text" readonly value="([^"]+)"', shown.text)
+    assert shown.status_code == 201 and secret
+    listing = client.get("/admin/endpoints").text
+    assert "Ops webhook" in listing and secret.group(1) not in listing
+    assert "assigned, sla_breached" in listing
+    before = row_counts(db)
+    bad = client.post("/admin/endpoints/new", data={**endpoint, "name": "Other", "url": "ftp://x"})
+    assert bad.status_code == 422 and field_error(bad.text, "url")
+    assert row_counts(db) == before
+
+
+def test_templates_are_previewed_saved_and_reset(
+    client: TestClient, cast: Cast, db: Database
+) -> None:
+    csrf = sign_in(client, "bob")
+    listing = client.get("/admin/templates")
+    found = re.search(r'href="(/admin/templates/assigned/email)"', listing.text)
+    assert listing.status_code == 200 and found
+    url = found.group(1)
+    page = client.get(url)
+    assert page.status_code == 200 and "built-in" in page.text
+    text = {"subject": "New: {{ incident.number }}", "body": "Hello {{ incident.number }}"}
+    before = row_counts(db)
+    preview = client.post(f"{url}/preview", data={**text, "csrf_token": csrf})
+    assert preview.status_code == 200 and "Hello INC0000123" in preview.text
+    broken = client.post(url, data={**text, "body": "{% if %}", "csrf_token": csrf})
+    assert broken.status_code == 422 and field_error(broken.text, "body")
+    assert row_counts(db) == before
+    saved = client.post(url, data={**text, "csrf_token": csrf})
+    assert "template was saved" in saved.text and "customised" in saved.text
+    reset = client.post(f"{url}/reset", data={"csrf_token": csrf})
+    assert "The built-in template is used again." in reset.text
+    assert client.get("/admin/templates/nothing/email").status_code == 404
