@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -25,6 +26,7 @@ Kind = Literal[
     "minutes",
     "ints",
     "checks",
+    "datetime",
 ]
 M = TypeVar("M", bound=BaseModel)
 
@@ -34,7 +36,7 @@ class Field:
     """One input of a form. `id` is a select of records whose empty choice means None;
     `number` a whole number or nothing; `minutes` a duration typed in minutes and sent to the
     service in seconds; `ints` a comma-separated list of whole numbers; `checks` a group of
-    checkboxes (several values, kept one per line)."""
+    checkboxes (several values, kept one per line); `datetime` a date and time in UTC."""
 
     name: str
     label: str
@@ -94,6 +96,8 @@ def parsed(fields: Sequence[Field], raw: Mapping[str, str]) -> dict[str, object]
         elif f.kind == "ints":
             parts = [p.strip() for p in text.split(",") if p.strip()]
             values[f.name] = [_int_or_text(p) for p in parts]
+        elif f.kind == "datetime":
+            values[f.name] = utc_text(text.strip()) if text.strip() else None
         elif f.kind == "checks":
             values[f.name] = [line for line in text.split("\n") if line]
         elif f.kind == "password":
@@ -101,6 +105,18 @@ def parsed(fields: Sequence[Field], raw: Mapping[str, str]) -> dict[str, object]
         else:
             values[f.name] = text
     return values
+
+
+def utc_text(text: str) -> str:
+    """A `datetime-local` value ("2026-12-07T10:00") read as UTC; text that already names
+    its offset is left to the schema."""
+    has_zone = text.endswith("Z") or "+" in text[10:] or "-" in text[10:]
+    return text if has_zone else f"{text}+00:00"
+
+
+def input_time(moment: datetime | None) -> str:
+    """The `datetime-local` value of an aware datetime, in UTC."""
+    return "" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
 
 
 def _int_or_text(text: str) -> object:
@@ -141,7 +157,7 @@ def domain_errors(
 
 
 def _sentence(text: str) -> str:
-    text = text.strip()
+    text = text.strip().removeprefix("Value error, ")
     if not text:
         return "Not valid."
     return f"{text[:1].upper()}{text[1:]}{'' if text.endswith(('.', '?', '!')) else '.'}"

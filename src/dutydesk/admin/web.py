@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from dutydesk.access.policy import Actor, require_admin
-from dutydesk.admin import catalog, closure, notify, people, sla
+from dutydesk.admin import catalog, closure, intake, notify, people, sla
 from dutydesk.admin.forms import (
     FORM,
     Action,
@@ -63,6 +63,8 @@ SECTIONS: dict[str, Section] = {
         sla.OLAS,
         closure.CLOSURE_CHECKS,
         notify.ENDPOINTS,
+        intake.INTEGRATIONS,
+        intake.WINDOWS,
     )
 }
 
@@ -286,6 +288,18 @@ async def add_member(request: Request, user: Admin, group_id: int) -> Response:
 async def remove_member(request: Request, user: Admin, group_id: int, user_id: int) -> Response:
     message = await user.write(lambda s, a: people.remove_member(s, a, group_id, user_id))
     return redirect(request, f"/admin/groups/{group_id}", message=message)
+
+
+@router.post("/integrations/{integration_id}/revoke")
+async def revoke_integration(request: Request, user: Admin, integration_id: int) -> Response:
+    message = await user.write(lambda s, a: intake.revoke_integration(s, a, integration_id))
+    return redirect(request, "/admin/integrations", message=message)
+
+
+@router.post("/integrations/{integration_id}/rotate", response_class=HTMLResponse)
+async def rotate_integration(request: Request, user: Admin, integration_id: int) -> HTMLResponse:
+    done = await user.write(lambda s, a: intake.rotate_integration(s, a, integration_id))
+    return _secret_page(request, user, intake.INTEGRATIONS, done)
 
 
 # ---------------------------------------------------------------- notification templates

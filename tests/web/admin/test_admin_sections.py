@@ -106,11 +106,38 @@ CREATES: dict[str, tuple[dict[str, str], str, dict[str, str], str, str]] = {
         "resolution_seconds",
         "valid integer",
     ),
+    "integrations": (
+        {
+            "name": "Prometheus",
+            "kind": "alertmanager",
+            "correlation_seconds": "30",
+            "flap_changes": "6",
+            "flap_window_seconds": "60",
+            "auto_resolve": "on",
+        },
+        "Prometheus",
+        {"name": "Prometheus", "kind": "alertmanager", "flap_changes": "1"},
+        "flap_changes",
+        "greater than or equal to 2",
+    ),
+    "maintenance": (
+        {
+            "name": "Patch night",
+            "starts_at": "2026-12-10T22:00",
+            "ends_at": "2026-12-11T02:00",
+            "service_id": "{service}",
+        },
+        "Patch night",
+        {"name": "Patch night", "starts_at": "2026-12-10T22:00", "ends_at": "2026-12-10T21:00"},
+        "ends_at",
+        "after starts_at",
+    ),
 }
 
 
 def filled(form: dict[str, str], cast: Cast) -> dict[str, str]:
-    return {k: v.format(desk=cast.desk.id) for k, v in form.items()}
+    ids = {"desk": cast.desk.id, "service": cast.email_service.id}
+    return {k: v.format(**ids) for k, v in form.items()}
 
 
 def field_error(html: str, name: str) -> str:
@@ -159,7 +186,7 @@ def test_an_invalid_create_shows_the_field_error_and_writes_nothing(
     before = row_counts(db)
     refused = client.post(f"/admin/{key}/new", data={**filled(invalid, cast), "csrf_token": csrf})
     assert refused.status_code == 422
-    assert error in field_error(refused.text, field)
+    assert error.lower() in field_error(refused.text, field).lower()
     assert row_counts(db) == before
 
 
@@ -425,3 +452,30 @@ def test_templates_are_previewed_saved_and_reset(
     reset = client.post(f"{url}/reset", data={"csrf_token": csrf})
     assert "The built-in template is used again." in reset.text
     assert client.get("/admin/templates/nothing/email").status_code == 404
+
+
+def test_integration_tokens_are_rotated_and_revoked(client: TestClient, cast: Cast) -> None:
+    csrf = sign_in(client, "bob")
+    created = client.post(
+        "/admin/integrations/new",
+        data={**CREATES["integrations"][0], "csrf_token": csrf},
+    )
+    first = re.search(r'readonly value="([^"]+)"', created.text)
+    assert created.status_code == 201 and first
+    listing = client.get("/admin/integrations").text
+    found = re.search(r'action="/admin/integrations/(\d+)/rotate"', listing)
+    assert found
+    iid = found.group(1)
+    rotated = client.post(f"/admin/integrations/{iid}/rotate", data={"csrf_token": csrf})
+    second = re.search(r'readonly value="([^"]+)"', rotated.text)
+    assert second and second.group(1) != first.group(1)
+    revoked = client.post(f"/admin/integrations/{iid}/revoke", data={"csrf_token": csrf})
+    assert "The token of Prometheus was revoked." in revoked.text and "revoked 20" in revoked.text
+    page = client.get(f"/admin/integrations/{iid}").text
+    assert 'value="30"' in page  # correlation window in minutes
+    window = client.post(
+        "/admin/maintenance/new",
+        data={**filled(CREATES["maintenance"][0], cast), "integration_id": iid, "csrf_token": csrf},
+    )
+    assert "Maintenance window Patch night was added." in window.text
+    assert "2026-12-10 22:00" in window.text
