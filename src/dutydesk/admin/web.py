@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from dutydesk.access.policy import Actor, require_admin
-from dutydesk.admin import catalog, closure, intake, notify, people, sla
+from dutydesk.admin import catalog, closure, escalation, intake, notify, people, sla
 from dutydesk.admin.forms import (
     FORM,
     Action,
@@ -62,6 +62,8 @@ SECTIONS: dict[str, Section] = {
         sla.POLICIES,
         sla.OLAS,
         closure.CLOSURE_CHECKS,
+        escalation.PATHS,
+        escalation.LEVELS,
         notify.ENDPOINTS,
         intake.INTEGRATIONS,
         intake.WINDOWS,

@@ -479,3 +479,51 @@ def test_integration_tokens_are_rotated_and_revoked(client: TestClient, cast: Ca
     )
     assert "Maintenance window Patch night was added." in window.text
     assert "2026-12-10 22:00" in window.text
+
+
+def test_escalation_paths_keep_their_step_order(
+    client: TestClient, cast: Cast, db: Database
+) -> None:
+    csrf = sign_in(client, "bob")
+    form = {
+        "name": "Mail path",
+        "service_id": str(cast.email_service.id),
+        "active": "on",
+        "step_1": str(cast.desk.id),
+        "step_1_auto": "on",
+        "step_3": str(cast.apps.id),  # an empty row in between is skipped
+        "csrf_token": csrf,
+    }
+    made = client.post("/admin/escalation-paths/new", data=form)
+    assert "Escalation path Mail path was added." in made.text
+    assert "Service Desk (auto) → Application Support" in made.text
+    before = row_counts(db)
+    twice = {**form, "name": "Twice", "step_3": str(cast.desk.id)}
+    refused = client.post("/admin/escalation-paths/new", data=twice)
+    assert refused.status_code == 422 and "already step 1" in field_error(refused.text, "step_3")
+    none = client.post("/admin/escalation-paths/new", data={"name": "Empty", "csrf_token": csrf})
+    assert none.status_code == 422 and field_error(none.text, "step_1")
+    assert row_counts(db) == before
+
+
+def test_escalation_levels(client: TestClient, cast: Cast, db: Database) -> None:
+    csrf = sign_in(client, "bob")
+    form = {
+        "name": "Late P1",
+        "priority": "1",
+        "trigger": "percent",
+        "clock": "resolution",
+        "percent": "80",
+        "notify_group_manager": "on",
+        "notify_user_ids": [str(cast.ivy.user.id)],
+        "active": "on",
+        "csrf_token": csrf,
+    }
+    made = client.post("/admin/escalation-levels/new", data=form)
+    assert "Escalation level Late P1 was added." in made.text and "80% of resolution" in made.text
+    before = row_counts(db)
+    refused = client.post(
+        "/admin/escalation-levels/new", data={**form, "name": "Delay", "trigger": "delay"}
+    )
+    assert refused.status_code == 422 and field_error(refused.text, "delay_seconds")
+    assert row_counts(db) == before
