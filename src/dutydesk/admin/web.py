@@ -346,6 +346,15 @@ def _view(event: str, channel: str) -> Callable[[Session, Actor], TemplateView]:
     return work
 
 
+async def _template_input(
+    request: Request, user: WebUser, event: str, channel: str
+) -> tuple[TemplateView, str, str]:
+    """The template being edited (404 for an unknown pair) and the submitted subject and body."""
+    view = await user.read(_view(event, channel))
+    form = await form_data(request)
+    return view, form.get("subject", ""), form.get("body", "")
+
+
 @router.get("/templates/{event}/{channel}", response_class=HTMLResponse)
 async def template_page(request: Request, user: Admin, event: str, channel: str) -> HTMLResponse:
     view = await user.read(_view(event, channel))
@@ -354,9 +363,7 @@ async def template_page(request: Request, user: Admin, event: str, channel: str)
 
 @router.post("/templates/{event}/{channel}")
 async def save_template(request: Request, user: Admin, event: str, channel: str) -> Response:
-    view = await user.read(_view(event, channel))
-    form = await form_data(request)
-    subject, body = form.get("subject", ""), form.get("body", "")
+    view, subject, body = await _template_input(request, user, event, channel)
     settings = user.settings
 
     def work(session: Session, actor: Actor) -> None:
@@ -376,9 +383,7 @@ async def save_template(request: Request, user: Admin, event: str, channel: str)
 @router.post("/templates/{event}/{channel}/preview", response_class=HTMLResponse)
 async def preview_template(request: Request, user: Admin, event: str, channel: str) -> HTMLResponse:
     """Render the submitted text with a sample incident; nothing is saved."""
-    view = await user.read(_view(event, channel))
-    form = await form_data(request)
-    subject, body = form.get("subject", ""), form.get("body", "")
+    view, subject, body = await _template_input(request, user, event, channel)
     settings = user.settings
 
     def work(session: Session, actor: Actor) -> Rendered:
