@@ -190,7 +190,7 @@ def test_an_invalid_create_shows_the_field_error_and_writes_nothing(
     assert row_counts(db) == before
 
 
-@pytest.mark.parametrize("key", [*CREATES, "priority-matrix", "logging-checklist"])
+@pytest.mark.parametrize("key", [*CREATES, "priority-matrix", "logging-checklist", "templates"])
 def test_only_admins_open_the_admin_screens(client: TestClient, cast: Cast, key: str) -> None:
     csrf = sign_in(client, "ivy")  # an incident manager: staff, not an admin
     page = client.get(f"/admin/{key}")
