@@ -136,6 +136,12 @@ def edit_path(session: Session, path_id: int) -> Edit:
 
 def update_path(session: Session, actor: Actor, path_id: int, body: BaseModel) -> str:
     row = queries.get_path(session, path_id)
+    existing = len(queries.steps_of(session, [row.id]).get(row.id, []))
+    if existing > STEP_ROWS:  # the form would drop the steps it cannot show
+        raise InvalidInput(
+            f"this path has {existing} steps and the form shows {STEP_ROWS}; "
+            "change it through the API (PATCH /api/v1/admin/escalation/paths/{id})"
+        )
     _path_call(lambda values: admin.update_path(session, actor, row, values), body)
     return f"Escalation path {row.name} was saved."
 

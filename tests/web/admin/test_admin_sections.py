@@ -8,7 +8,10 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
+from dutydesk.access.policy import system_actor
 from dutydesk.db import Database
+from dutydesk.escalation import admin as escalation_admin
+from dutydesk.people import service as people_service
 from tests.factories import Cast
 from tests.web.conftest import row_counts, sign_in
 
@@ -527,3 +530,23 @@ def test_escalation_levels(client: TestClient, cast: Cast, db: Database) -> None
     )
     assert refused.status_code == 422 and field_error(refused.text, "delay_seconds")
     assert row_counts(db) == before
+
+
+def test_a_path_longer_than_the_form_is_not_cut_short(
+    client: TestClient, cast: Cast, db: Database
+) -> None:
+    actor = system_actor()
+    with db.unit_of_work() as s:
+        groups = [
+            people_service.create_group(s, actor, name=f"L1 team {n}", tier="l1") for n in range(7)
+        ]
+        s.flush()
+        steps = [{"level": i, "group_id": g.id, "auto": False} for i, g in enumerate(groups, 1)]
+        path = escalation_admin.create_path(s, actor, {"name": "Long", "steps": steps})
+        path_id = path.id
+    csrf = sign_in(client, "bob")
+    form = {"name": "Long", "active": "on", "step_1": str(groups[0].id), "csrf_token": csrf}
+    refused = client.post(f"/admin/escalation-paths/{path_id}", data=form)
+    assert refused.status_code == 422 and "has 7 steps" in refused.text
+    listing = client.get("/admin/escalation-paths").text
+    assert "L1 team 6" in listing  # the seventh step is still there
