@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from dutydesk import __version__
 from dutydesk.access.deps import Runtime
+from dutydesk.admin.web import router as admin_web
 from dutydesk.catalog.api import router as catalog_router
 from dutydesk.config import Settings, get_settings
 from dutydesk.db import Database, make_engine
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(people_web)
     app.include_router(notify_web)
     app.include_router(portal_web)
+    app.include_router(admin_web)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(routing_router)
     app.include_router(triage_router)

@@ -56,7 +56,8 @@ def navigation(user: WebUser | None) -> list[NavItem]:
     if user is None:
         return []
     if user.is_staff:
-        return [NavItem("Queues", "/queues"), NavItem("Portal", "/portal")]
+        admin = [NavItem("Admin", "/admin")] if user.actor.is_admin else []
+        return [NavItem("Queues", "/queues"), NavItem("Portal", "/portal"), *admin]
     return [NavItem("My requests", "/portal")]
 
 
