@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -305,8 +306,14 @@ async def download_attachment(number: str, attachment_id: int, api: Api) -> Resp
         a = queries.get_attachment_for(session, actor, incident, attachment_id)
         return a.storage_name, a.filename, a.content_type
 
-    storage_name, filename, content_type = await api.read(work)
-    path = api.settings.storage_dir / storage_name
+    return attachment_response(api.settings.storage_dir, *await api.read(work))
+
+
+def attachment_response(
+    storage_dir: Path, storage_name: str, filename: str, content_type: str
+) -> Response:
+    """The stored file as a download that a browser never renders (API and web pages)."""
+    path = storage_dir / storage_name
     if not path.is_file():
         raise NotFound("the attachment's file is missing from storage")
     if content_type in ACTIVE_TYPES or content_type.startswith("text/html"):

@@ -35,11 +35,15 @@ EVENTS = (
     "escalated",
     "resolved",
     "closed",
+    "mentioned",
 )
 # Events about no incident, sent by e-mail only to the staff who subscribed (default off);
 # their context's `incident` is empty. Not in EVENTS, which lists the incident events.
 REPORT_EVENTS = ("weekly_report",)
 ALL_EVENTS = EVENTS + REPORT_EVENTS
+# Told only to the users named, never to endpoints: a mention may quote a work note, which
+# must not reach a chat channel or a webhook.
+PERSONAL_EVENTS = ("mentioned",)
 DEFAULT_OFF = REPORT_EVENTS  # a user receives these only after turning them on
 CHANNELS = ("email", "webhook", "slack", "teams")
 TEMPLATE_CHANNELS = ("email", "slack", "teams")  # webhook payloads are built in code
@@ -57,6 +61,7 @@ REQUIRED_EXTRA: dict[str, tuple[str, ...]] = {
     "escalated": ("level",),
     "resolved": ("confirm_url", "reject_url"),
     "closed": ("survey_url",),
+    "mentioned": ("comment", "visibility"),
     "weekly_report": (
         "week",
         "week_start",
@@ -77,6 +82,7 @@ OPTIONAL_EXTRA: dict[str, tuple[str, ...]] = {
     "escalated": ("comment", "clock"),
     "resolved": ("comment",),
     "closed": (),
+    "mentioned": (),
     "weekly_report": (),
 }
 # Signed single-use links meant for the requester alone: only their e-mail carries them;
@@ -405,6 +411,12 @@ _EMAIL: dict[str, Template] = {
         "{{ incident.number }} is closed.\n\nHow did we do? One click tells us (1 to 5):\n"
         "{{ extra.survey_url }}\n" + _DETAILS,
     ),
+    "mentioned": Template(
+        "{{ actor }} mentioned you: {{ incident.short_description }}",
+        "{{ actor }} mentioned you in a "
+        "{{ 'work note' if extra.visibility == 'work_note' else 'public reply' }} on "
+        "{{ incident.number }}:\n\n{{ extra.comment }}\n" + _DETAILS,
+    ),
 }
 _CHAT_SUBJECT: dict[str, str] = {
     "assigned": "{{ incident.number }} assigned to "
@@ -417,6 +429,7 @@ _CHAT_SUBJECT: dict[str, str] = {
     "escalated": "{{ incident.number }} escalated to level {{ extra.level }}",
     "resolved": "{{ incident.number }} resolved by {{ actor }}",
     "closed": "{{ incident.number }} closed",
+    "mentioned": "{{ incident.number }}: {{ actor }} mentioned someone",
 }
 _CHAT_BODY = (
     "P{{ incident.priority }} · {{ incident.short_description }}\n"
@@ -425,6 +438,7 @@ _CHAT_BODY = (
 )
 _CHAT_LEAD: dict[str, str] = {
     "public_reply": "{{ extra.comment|truncate(300) }}\n",
+    "mentioned": "{{ extra.comment|truncate(300) }}\n",
     "sla_warning": "Due {{ extra.clock.due|when }}.\n",
     "sla_breached": "Was due {{ extra.clock.due|when }}.\n",
 }

@@ -1,12 +1,12 @@
-"""The start page sends each visitor where they work; `/queues` and `/portal` are minimal
-placeholders until the agent workspace and the self-service portal replace them."""
+"""The start page sends each visitor where they work; `/portal` is a minimal placeholder until
+the self-service portal replaces it (`/queues` is the workspace: `incidents/web_queues.py`)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from dutydesk.web.context import SignedIn, Staff, current_user
+from dutydesk.web.context import SignedIn, current_user
 from dutydesk.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -18,12 +18,6 @@ async def start(request: Request) -> Response:
     if user is None:
         return RedirectResponse("/login", status_code=303)
     return RedirectResponse("/queues" if user.is_staff else "/portal", status_code=303)
-
-
-@router.get("/queues", response_class=HTMLResponse)
-async def queues(request: Request, user: Staff) -> HTMLResponse:
-    context = {"heading": "Queues", "text": "The agent workspace comes here."}
-    return render(request, user, "web/placeholder.html", context, block="content")
 
 
 @router.get("/portal", response_class=HTMLResponse)
