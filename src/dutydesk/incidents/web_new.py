@@ -176,8 +176,9 @@ async def callers(
     text = caller_q.strip()
     found: list[dict[str, Any]] = []
     if len(text) >= 2:
-        users = await user.read(lambda s, a: queues.search_callers(s, a, text))
-        found = [v for v in (caller_view(u) for u in users) if v is not None]
+        found = await user.read(
+            lambda s, a: [v for u in queues.search_callers(s, a, text) if (v := caller_view(u))]
+        )
     return render(request, user, "incidents/callers.html", {"callers": found, "q": text})
 
 

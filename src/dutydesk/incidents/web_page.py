@@ -384,10 +384,14 @@ async def mention_choices(
 ) -> HTMLResponse:
     """The staff whose user name starts with the @word being typed at the end of `body`."""
     typed = body.rsplit("@", 1)[-1] if "@" in body else None
-    people: list[Any] = []
+    people: list[dict[str, str]] = []
     if typed is not None and typed and len(typed) <= 80 and " " not in typed:
-        people = list(await user.read(lambda s, a: queues.search_staff(s, typed)))
-    context = {"people": [{"username": p.username, "name": p.full_name} for p in people]}
+        people = await user.read(
+            lambda s, a: [
+                {"username": p.username, "name": p.full_name} for p in queues.search_staff(s, typed)
+            ]
+        )
+    context = {"people": people}
     return render(request, user, "incidents/mentions.html", context)
 
 
