@@ -108,7 +108,7 @@ def test_templates_are_listed_overridden_previewed_and_reset(
 ) -> None:
     bob = cast.bob.headers
     listed = client.get(TEMPLATES, headers=bob).json()
-    assert len(listed) == 8 * 3 + 1 and not any(t["overridden"] for t in listed)
+    assert len(listed) == 9 * 3 + 1 and not any(t["overridden"] for t in listed)
     assert [t["channel"] for t in listed if t["event"] == "weekly_report"] == ["email"]
     report = client.post(f"{TEMPLATES}/weekly_report/email/preview", json={}, headers=bob)
     assert report.status_code == 200 and not report.json()["subject"].startswith("[INC")
@@ -247,7 +247,7 @@ def test_the_outbox_pages_filters_and_shows_one(
 def test_users_set_their_own_preferences(client: TestClient, cast: Cast) -> None:
     dave = cast.dave.headers
     defaults = client.get(PREFS, headers=dave).json()
-    assert len(defaults) == 8
+    assert len(defaults) == 9  # the incident events, "mentioned" included
     assert all(p["enabled"] and p["is_default"] and p["channel"] == "email" for p in defaults)
     r = client.put(
         PREFS,

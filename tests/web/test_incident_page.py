@@ -39,7 +39,7 @@ def test_the_page_shows_header_clocks_and_the_lifecycle_buttons(
     # new: assign, start, escalate, resolve, cancel, pend (lifecycle.allowed_actions)
     for action in ("assign", "start", "resolve", "cancel"):
         assert f'action="/incidents/{number}/actions/{action}"' in page.text
-    assert f'/actions/close"' not in page.text
+    assert '/actions/close"' not in page.text
     assert "Resolution" in page.text and " left</strong>" in page.text  # SLA time left
     assert "logged the incident" in page.text  # the timeline
 
@@ -126,12 +126,18 @@ def test_invalid_edits_show_errors_next_to_the_fields(
     before = row_counts(db)
     bad = client.post(
         f"/incidents/{number}/edit",
-        data={"csrf_token": csrf, "version": version, "orig_subcategory_id": "",
-              "subcategory_id": str(cast.hardware.id)},
+        data={
+            "csrf_token": csrf,
+            "version": version,
+            "orig_subcategory_id": "",
+            "subcategory_id": str(cast.hardware.id),
+        },
     )
     assert bad.status_code == 422 and row_counts(db) == before
     assert 'id="err-edit-subcategory_id"' in bad.text
-    nothing = client.post(f"/incidents/{number}/edit", data={"csrf_token": csrf, "version": version})
+    nothing = client.post(
+        f"/incidents/{number}/edit", data={"csrf_token": csrf, "version": version}
+    )
     assert "Nothing changed." in nothing.text
 
 
@@ -143,8 +149,12 @@ def test_actions_run_and_refusals_show_next_to_fields(
     version = version_of(client.get(f"/incidents/{number}").text)
     assigned = client.post(
         f"/incidents/{number}/actions/assign",
-        data={"csrf_token": csrf, "version": version, "group_id": str(cast.desk.id),
-              "assignee_id": str(cast.alice.id)},
+        data={
+            "csrf_token": csrf,
+            "version": version,
+            "group_id": str(cast.desk.id),
+            "assignee_id": str(cast.alice.id),
+        },
     )
     assert assigned.status_code == 200 and f"Assign: {number} is now assigned." in assigned.text
     assert incident_row(db, number).assignee_id == cast.alice.id
@@ -164,8 +174,13 @@ def test_actions_run_and_refusals_show_next_to_fields(
     assert incident_row(db, number).state == "assigned" and row_counts(db) == before
     resolved = client.post(
         f"/incidents/{number}/actions/resolve",
-        data={"csrf_token": csrf, "version": version_of(assigned.text), "resolution_code": "fixed",
-              "resolution_notes": "Restarted the relay", "fix": "permanent"},
+        data={
+            "csrf_token": csrf,
+            "version": version_of(assigned.text),
+            "resolution_code": "fixed",
+            "resolution_notes": "Restarted the relay",
+            "fix": "permanent",
+        },
     )
     assert f"{number} is now resolved" in resolved.text
     assert incident_row(db, number).is_workaround is False

@@ -18,8 +18,12 @@ from tests.web.conftest import row_counts, sign_in
 def three(client: TestClient, cast: Cast) -> dict[str, str]:
     """Acme incidents: one assigned to alice, one in her group unassigned, one P1 unassigned."""
     mine = new_incident(client, cast.dave, short_description="Printer jammed", impact=3)["number"]
-    assert act(client, cast.alice, mine, "assign", group_id=cast.desk.id,
-               assignee_id=cast.alice.id).status_code == 200
+    assert (
+        act(
+            client, cast.alice, mine, "assign", group_id=cast.desk.id, assignee_id=cast.alice.id
+        ).status_code
+        == 200
+    )
     grouped = new_incident(client, cast.dave, short_description="VPN drops", impact=2)["number"]
     assert act(client, cast.alice, grouped, "assign", group_id=cast.desk.id).status_code == 200
     major = new_incident(
@@ -117,7 +121,10 @@ def test_sorting_and_keyset_pages(
     monkeypatch.setattr(web_queues, "PAGE_SIZE", 2)
     sign_in(client, "alice")
     first = client.get("/queues?tab=all&sort=number").text
-    assert '<th scope="col" aria-sort="ascending"><a class="sort" href="/queues?tab=all&amp;sort=-number"' in first
+    assert (
+        '<th scope="col" aria-sort="ascending"><a class="sort" '
+        'href="/queues?tab=all&amp;sort=-number"' in first
+    )
     assert first.index(three["mine"]) < first.index(three["grouped"])
     assert three["major"] not in first
     next_href = first.split('rel="next"')[0].rsplit('href="', 1)[1].split('"')[0]

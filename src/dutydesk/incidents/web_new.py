@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from dutydesk.access.policy import Actor
 from dutydesk.incidents import queues, rules, service
+from dutydesk.incidents.priority import missing_checklist_fields
 from dutydesk.incidents.schemas import Channel, IncidentCreate
 from dutydesk.kernel.errors import DomainError
 from dutydesk.models import User
@@ -99,6 +100,19 @@ def _priority(matrix: Any, values: dict[str, str]) -> int | None:
     return None
 
 
+def checklist_gaps(session: Session, values: dict[str, str]) -> dict[str, str]:
+    """The logging checklist's required fields left empty in the form (the service names
+    them without `_id`: `caller` for `caller_id`)."""
+    _matrix, required = rules.get_logging_rules(session)
+    named: dict[str, str | None] = {
+        k.removesuffix("_id"): v for k, v in values.items() if v.strip()
+    }
+    return {
+        CHECKLIST_TO_FORM.get(name, name): "required by the logging checklist"
+        for name in missing_checklist_fields(named, required)
+    }
+
+
 def incident_create(values: dict[str, str]) -> IncidentCreate:
     data: dict[str, Any] = {}
     for name in FIELDS:
@@ -140,7 +154,9 @@ async def create(request: Request, user: Staff) -> Response:
     try:
         body = incident_create(values)
     except ValidationError as exc:
-        errors = {str(e["loc"][-1]): e["msg"] for e in exc.errors() if e["loc"]}
+        # Show the logging checklist's gaps too, not only the fields pydantic refused.
+        errors = await user.read(lambda s, a: checklist_gaps(s, values))
+        errors.update({str(e["loc"][-1]): e["msg"] for e in exc.errors() if e["loc"]})
         return await _page(
             request,
             user,

@@ -273,6 +273,7 @@ def _sample_extra(event: str, base_url: str) -> dict[str, Any]:
         "confirm_url": link + "&answer=yes",
         "reject_url": link + "&answer=no",
         "survey_url": base_url.rstrip("/") + "/survey/INC0000123?t=sample",
+        "visibility": "work_note",
     }
     if event == "sla_breached":
         values["clock"] = {**clock, "percent": 100}
