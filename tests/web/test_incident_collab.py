@@ -139,3 +139,27 @@ def test_long_timelines_show_the_newest_entries_and_a_show_older_link(
     assert f'href="/incidents/{number}?limit=202"' in short
     full = client.get(f"/incidents/{number}").text
     assert "note 0" in full and "Show older entries" not in full
+
+
+def test_mentions_never_reach_chat_or_webhook_endpoints(
+    client: TestClient, cast: Cast, db: Database
+) -> None:
+    endpoint = client.post(
+        "/api/v1/admin/notify/endpoints",
+        json={"name": "desk chat", "kind": "slack", "url": "https://chat.example/hook"},
+        headers=cast.bob.headers,
+    )
+    assert endpoint.status_code == 201, endpoint.text
+    number = new_incident(client, cast.dave)["number"]
+    csrf = sign_in(client, "alice")
+    client.post(
+        f"/incidents/{number}/comments",
+        data={"csrf_token": csrf, "body": "internal: @bob", "visibility": "work_note"},
+    )
+    client.post(
+        f"/incidents/{number}/comments",
+        data={"csrf_token": csrf, "body": "public: @bob", "visibility": "public"},
+    )
+    assert [n.channel for n in notifications(db, "mentioned")] == ["email", "email"]
+    # the endpoint does get the public reply: it is subscribed to every event
+    assert "slack" in [n.channel for n in notifications(db, "public_reply")]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import ColumnElement, Select, func, select, text
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from dutydesk.access.policy import Actor, incident_visibility
@@ -67,6 +67,8 @@ class IncidentFilter:
     unassigned_in_groups: list[int] | None = None
     # Respond or resolve due before this instant (or already breached).
     due_before: datetime | None = None
+    # More conditions, ANDed (the workspace's tab counts split an OR into index ranges).
+    extra: tuple[ColumnElement[bool], ...] = ()
 
 
 def parse_states(raw: str | None) -> list[str]:
@@ -144,6 +146,8 @@ def _filtered(actor: Actor, flt: IncidentFilter) -> Select[Incident]:
         query = query.where(
             (Incident.respond_by <= flt.due_before) | (Incident.resolve_by <= flt.due_before)
         )
+    if flt.extra:
+        query = query.where(*flt.extra)
     if flt.opened_after:
         query = query.where(Incident.opened_at >= flt.opened_after)
     if flt.opened_before:

@@ -14,7 +14,15 @@ from dutydesk.access.policy import Actor, Role, can_see_customer
 from dutydesk.incidents.lifecycle import OPEN
 from dutydesk.incidents.queries import IncidentFilter, count_incidents
 from dutydesk.kernel.errors import NotFound
-from dutydesk.models import Category, ConfigurationItem, Customer, Service, SupportGroup, User
+from dutydesk.models import (
+    Category,
+    ConfigurationItem,
+    Customer,
+    Incident,
+    Service,
+    SupportGroup,
+    User,
+)
 
 COUNT_CAP = 1000  # tab counts stop here ("1,000+"): a count never scans a million rows
 NO_STATE = "none"  # no incident is in this state: a closed-only filter on an open queue
@@ -93,15 +101,38 @@ def tab_filter(
     return flt
 
 
+def count_parts(flt: IncidentFilter) -> list[IncidentFilter]:
+    """The tab filter as disjoint filters without OR, each an index range: a capped count of
+    an OR of two ranges would scan the whole open-state index instead."""
+    if flt.due_before is not None:
+        due = flt.due_before
+        base = replace(flt, due_before=None)
+        later = Incident.resolve_by.is_(None) | (Incident.resolve_by > due)
+        return [
+            replace(base, extra=(*base.extra, Incident.resolve_by <= due)),
+            replace(base, extra=(*base.extra, Incident.respond_by <= due, later)),
+        ]
+    if flt.unassigned_in_groups is not None:
+        base = replace(flt, unassigned_in_groups=None)
+        free = Incident.assignee_id.is_(None)
+        internal = (free, Incident.assignment_group_id.is_(None), Incident.customer_id.is_(None))
+        mine = _both(flt.unassigned_in_groups, base.group_ids)
+        return [
+            replace(base, group_ids=mine, extra=(*base.extra, free)),
+            replace(base, extra=(*base.extra, *internal)),
+        ]
+    return [flt]
+
+
 def tab_counts(session: Session, actor: Actor, *, now: datetime, hours: int) -> dict[str, int]:
     """Each tab's own count (without the user's filters), capped at COUNT_CAP + 1."""
     empty = IncidentFilter()
-    return {
-        tab.key: count_incidents(
-            session, actor, tab_filter(tab, actor, empty, now=now, hours=hours), cap=COUNT_CAP
-        )
-        for tab in TABS
-    }
+    counts = {}
+    for tab in TABS:
+        parts = count_parts(tab_filter(tab, actor, empty, now=now, hours=hours))
+        total = sum(count_incidents(session, actor, p, cap=COUNT_CAP) for p in parts)
+        counts[tab.key] = min(COUNT_CAP + 1, total)
+    return counts
 
 
 # ---------------------------------------------------------------- names for ids
