@@ -19,7 +19,7 @@ PAGE = 200  # entries shown at first; "show older" adds another page
 
 KIND_LABELS = {
     "created": "logged the incident",
-    "priority_changed": "set the priority",
+    "priority_changed": "changed",
     "field_changed": "changed",
     "state_changed": "changed the state",
     "assigned": "assigned",
@@ -51,7 +51,24 @@ class Entry:
 
 
 def _decode(raw: str | None) -> Any:
-    return json.loads(raw) if raw is not None else None
+    """A history value as a short text: dicts (snapshots, clock sets) as `key: value` pairs
+    without the empty ones."""
+    if raw is None:
+        return None
+    value = json.loads(raw)
+    if isinstance(value, dict):
+        shown = [
+            f"{k.replace('_', ' ')}: {_short(v)}" for k, v in value.items() if v not in (None, "")
+        ]
+        text = "; ".join(shown)
+        return text if len(text) <= 400 else text[:399] + "…"
+    return value
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, dict):
+        return "(" + ", ".join(f"{k}: {v}" for k, v in value.items() if v not in (None, "")) + ")"
+    return str(value)
 
 
 def _style(kind: str) -> str:
@@ -69,14 +86,13 @@ def _style(kind: str) -> str:
 
 
 def _event_entry(event: IncidentEvent) -> Entry:
+    raw = json.loads(event.new) if event.new is not None else None
+    body = None
+    if isinstance(raw, dict) and event.kind in INTERNAL_EVENT_KINDS | {"public_reply"}:
+        body = str(raw.get("body") or raw.get("filename") or "")
+    elif isinstance(raw, dict) and "filename" in raw:
+        body = str(raw["filename"])
     new, old = _decode(event.new), _decode(event.old)
-    body = (
-        new.get("body")
-        if isinstance(new, dict) and event.kind in INTERNAL_EVENT_KINDS | {"public_reply"}
-        else None
-    )
-    if isinstance(new, dict) and "filename" in new:
-        body = str(new["filename"])
     return Entry(
         at=event.at,
         kind=event.kind,
