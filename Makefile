@@ -55,6 +55,7 @@ bench: install
 	$(BIN)/python bench/worker.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/reports.py
+	$(BIN)/python bench/pages.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -301,12 +301,10 @@ async def upload_attachment(
 
 @router.get("/incidents/{number}/attachments/{attachment_id}")
 async def download_attachment(number: str, attachment_id: int, api: Api) -> Response:
-    def work(session: Session, actor: Actor) -> tuple[str, str, str]:
-        incident = queries.get_incident_for(session, actor, number)
-        a = queries.get_attachment_for(session, actor, incident, attachment_id)
-        return a.storage_name, a.filename, a.content_type
-
-    return attachment_response(api.settings.storage_dir, *await api.read(work))
+    found = await api.read(
+        lambda s, a: queries.get_attachment_file_for(s, a, number, attachment_id)
+    )
+    return attachment_response(api.settings.storage_dir, *found)
 
 
 def attachment_response(

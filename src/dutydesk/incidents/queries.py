@@ -131,7 +131,7 @@ def _filtered(actor: Actor, flt: IncidentFilter) -> Select[Incident]:
             | Incident.subcategory_id.in_(flt.category_ids)
         )
     if flt.text:
-        pattern = "%" + flt.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = "%" + like_escaped(flt.text) + "%"
         query = query.where(
             Incident.short_description.ilike(pattern, escape="\\")
             | (Incident.number == flt.text.strip().upper())
@@ -157,6 +157,11 @@ def _filtered(actor: Actor, flt: IncidentFilter) -> Select[Incident]:
     if flt.updated_before:
         query = query.where(Incident.updated_at < flt.updated_before)
     return query
+
+
+def like_escaped(text: str) -> str:
+    """`text` for a LIKE pattern with escape character backslash: its own % and _ literal."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 @dataclass
@@ -239,6 +244,15 @@ def get_attachment_for(
     if attachment is None or (not actor.is_staff and attachment.visibility != "public"):
         raise NotFound(f"attachment {attachment_id} not found")
     return attachment
+
+
+def get_attachment_file_for(
+    session: Session, actor: Actor, number: str, attachment_id: int
+) -> tuple[str, str, str]:
+    """(storage name, file name, content type) of an attachment the actor may download."""
+    incident = get_incident_for(session, actor, number)
+    a = get_attachment_for(session, actor, incident, attachment_id)
+    return a.storage_name, a.filename, a.content_type
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from dutydesk.access.policy import Actor, Role, can_see_customer
 from dutydesk.incidents.lifecycle import OPEN
-from dutydesk.incidents.queries import IncidentFilter, count_incidents
+from dutydesk.incidents.queries import IncidentFilter, count_incidents, like_escaped
 from dutydesk.kernel.errors import NotFound
 from dutydesk.models import (
     Category,
@@ -240,7 +240,7 @@ def filter_options(session: Session, actor: Actor) -> dict[str, list[Option]]:
 
 def search_staff(session: Session, prefix: str, limit: int = 8) -> Sequence[User]:
     """Active agents whose user name or name starts with `prefix` (the @mention list)."""
-    pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    pattern = like_escaped(prefix) + "%"
     return session.scalars(
         select(User)
         .where(
@@ -256,7 +256,7 @@ def search_staff(session: Session, prefix: str, limit: int = 8) -> Sequence[User
 def search_callers(session: Session, actor: Actor, text: str, limit: int = 10) -> Sequence[User]:
     """Callers an agent may log for: requesters of the customers the agent serves (any
     customer for managers and admins), internal users, matched on name, user name or e-mail."""
-    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    pattern = "%" + like_escaped(text) + "%"
     query = select(User).where(
         User.is_active.is_(True),
         User.username.ilike(pattern, escape="\\")

@@ -23,21 +23,7 @@ from dutydesk.web.render import redirect, render
 router = APIRouter(include_in_schema=False)
 TEMPLATE = "incidents/new.html"
 AGENT_CHANNELS = [c for c in Channel if c not in (Channel.api, Channel.monitoring, Channel.portal)]
-FIELDS = (
-    "short_description",
-    "description",
-    "channel",
-    "caller_id",
-    "customer_id",
-    "service_id",
-    "ci_id",
-    "category_id",
-    "subcategory_id",
-    "impact",
-    "urgency",
-    "assignment_group_id",
-    "assignee_id",
-)
+FIELDS = tuple(IncidentCreate.model_fields)  # the form's inputs are the API's fields
 INT_FIELDS = {f for f in FIELDS if f.endswith("_id")} | {"impact", "urgency"}
 # The logging checklist names fields without "_id"; the form's inputs carry it.
 CHECKLIST_TO_FORM = {

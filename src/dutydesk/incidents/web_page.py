@@ -435,12 +435,10 @@ async def upload(
 
 @router.get("/incidents/{number}/files/{attachment_id}")
 async def download(user: Staff, number: str, attachment_id: int) -> Response:
-    def work(session: Session, actor: Actor) -> tuple[str, str, str]:
-        incident = queries.get_incident_for(session, actor, number)
-        a = queries.get_attachment_for(session, actor, incident, attachment_id)
-        return a.storage_name, a.filename, a.content_type
-
-    return attachment_response(user.settings.storage_dir, *await user.read(work))
+    found = await user.read(
+        lambda s, a: queries.get_attachment_file_for(s, a, number, attachment_id)
+    )
+    return attachment_response(user.settings.storage_dir, *found)
 
 
 @router.post("/incidents/{number}/links", response_class=HTMLResponse)
