@@ -50,6 +50,7 @@ bench: install
 	$(BIN)/python bench/reports.py
 	$(BIN)/python bench/triage.py
 	$(BIN)/python bench/routing.py
+	$(BIN)/python bench/pages.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -21,6 +21,7 @@ from dutydesk.incidents.api import router as incidents_router
 from dutydesk.incidents.closure_api import router as closure_router
 from dutydesk.incidents.portal import router as portal_web
 from dutydesk.incidents.web import router as incidents_web
+from dutydesk.incidents.web_workspace import router as workspace_web
 from dutydesk.intake.api import router as intake_router
 from dutydesk.intake.mail.api import router as mail_router
 from dutydesk.kernel.problems import RequestLimits, install_error_handlers
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(incidents_router)
     app.include_router(closure_router)
     app.include_router(incidents_web)
+    app.include_router(workspace_web)
     app.include_router(people_router)
     app.include_router(catalog_router)
     app.include_router(notify_router)

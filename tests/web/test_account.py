@@ -33,7 +33,8 @@ def test_preferences_are_shown_and_saved(client: TestClient, cast: Cast, db: Dat
     assert 'name="pref:weekly_report:email" value="on">' in page.text  # off by default
     others = ("public_reply", "state_changed", "sla_warning", "sla_breached", "escalated")
     everything_but_assigned = [
-        f"pref:{event}:email" for event in (*others, "resolved", "closed", "weekly_report")
+        f"pref:{event}:email"
+        for event in (*others, "resolved", "closed", "mentioned", "weekly_report")
     ]
     form = {"csrf_token": csrf, **{key: "on" for key in everything_but_assigned}}
     saved = client.post("/account/notifications", data=form)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -300,13 +301,17 @@ async def upload_attachment(
 
 @router.get("/incidents/{number}/attachments/{attachment_id}")
 async def download_attachment(number: str, attachment_id: int, api: Api) -> Response:
-    def work(session: Session, actor: Actor) -> tuple[str, str, str]:
-        incident = queries.get_incident_for(session, actor, number)
-        a = queries.get_attachment_for(session, actor, incident, attachment_id)
-        return a.storage_name, a.filename, a.content_type
+    found = await api.read(
+        lambda s, a: queries.get_attachment_file_for(s, a, number, attachment_id)
+    )
+    return attachment_response(api.settings.storage_dir, *found)
 
-    storage_name, filename, content_type = await api.read(work)
-    path = api.settings.storage_dir / storage_name
+
+def attachment_response(
+    storage_dir: Path, storage_name: str, filename: str, content_type: str
+) -> Response:
+    """The stored file as a download that a browser never renders (API and web pages)."""
+    path = storage_dir / storage_name
     if not path.is_file():
         raise NotFound("the attachment's file is missing from storage")
     if content_type in ACTIVE_TYPES or content_type.startswith("text/html"):

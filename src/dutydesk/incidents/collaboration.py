@@ -18,7 +18,7 @@ from dutydesk.config import Settings
 from dutydesk.incidents import history, notices
 from dutydesk.incidents.lifecycle import TERMINAL, Status
 from dutydesk.kernel import clock
-from dutydesk.kernel.errors import Conflict, Forbidden, InvalidInput, PayloadTooLarge
+from dutydesk.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from dutydesk.models import Attachment, Comment, Incident, IncidentLink
 
 # Types a browser would render or run; always served as opaque downloads.
@@ -195,3 +195,26 @@ def link_incidents(
     )
     incident.updated_at = other.updated_at = clock.now()
     return link
+
+
+def unlink_incidents(
+    session: Session, actor: Actor, incident: Incident, other: Incident, kind: str
+) -> None:
+    """Remove a link between the two incidents, whichever of them it starts from."""
+    require_write_scope(actor)
+    if not actor.is_staff:
+        raise Forbidden("only service desk staff unlink incidents")
+    _writable(session, incident)
+    link = session.scalar(
+        select(IncidentLink).where(
+            IncidentLink.kind == kind,
+            ((IncidentLink.source_id == incident.id) & (IncidentLink.target_id == other.id))
+            | ((IncidentLink.source_id == other.id) & (IncidentLink.target_id == incident.id)),
+        )
+    )
+    if link is None:
+        raise NotFound(f"{incident.number} is not linked to {other.number} as {kind}")
+    session.delete(link)
+    history.record(session, incident, actor, "link_removed", field=kind, old=other.number)
+    history.record(session, other, actor, "link_removed", field=kind, old=incident.number)
+    incident.updated_at = other.updated_at = clock.now()

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import ColumnElement, Select, func, select, text
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from dutydesk.access.policy import Actor, incident_visibility
@@ -26,6 +26,8 @@ SORTABLE: dict[str, InstrumentedAttribute[Any]] = {
     "state": Incident.state,
     "impact": Incident.impact,
     "urgency": Incident.urgency,
+    # Only incidents with a running resolution clock have one: sorting by it lists only those.
+    "resolve_by": Incident.resolve_by,
 }
 
 
@@ -61,6 +63,12 @@ class IncidentFilter:
     opened_before: datetime | None = None
     updated_after: datetime | None = None
     updated_before: datetime | None = None
+    # Open work nobody holds: no assignee, in these groups or internal and unassigned.
+    unassigned_in_groups: list[int] | None = None
+    # Respond or resolve due before this instant (or already breached).
+    due_before: datetime | None = None
+    # More conditions, ANDed (the workspace's tab counts split an OR into index ranges).
+    extra: tuple[ColumnElement[bool], ...] = ()
 
 
 def parse_states(raw: str | None) -> list[str]:
@@ -123,11 +131,23 @@ def _filtered(actor: Actor, flt: IncidentFilter) -> Select[Incident]:
             | Incident.subcategory_id.in_(flt.category_ids)
         )
     if flt.text:
-        pattern = "%" + flt.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = "%" + like_escaped(flt.text) + "%"
         query = query.where(
             Incident.short_description.ilike(pattern, escape="\\")
             | (Incident.number == flt.text.strip().upper())
         )
+    if flt.unassigned_in_groups is not None:
+        query = query.where(
+            Incident.assignee_id.is_(None),
+            Incident.assignment_group_id.in_(flt.unassigned_in_groups)
+            | (Incident.assignment_group_id.is_(None) & Incident.customer_id.is_(None)),
+        )
+    if flt.due_before is not None:
+        query = query.where(
+            (Incident.respond_by <= flt.due_before) | (Incident.resolve_by <= flt.due_before)
+        )
+    if flt.extra:
+        query = query.where(*flt.extra)
     if flt.opened_after:
         query = query.where(Incident.opened_at >= flt.opened_after)
     if flt.opened_before:
@@ -137,6 +157,11 @@ def _filtered(actor: Actor, flt: IncidentFilter) -> Select[Incident]:
     if flt.updated_before:
         query = query.where(Incident.updated_at < flt.updated_before)
     return query
+
+
+def like_escaped(text: str) -> str:
+    """`text` for a LIKE pattern with escape character backslash: its own % and _ literal."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 @dataclass
@@ -161,6 +186,8 @@ def list_incidents(
     total = None
     if count:
         total = session.scalar(select(func.count()).select_from(query.subquery()))
+    if any(col is Incident.resolve_by for col, _ in columns):
+        query = query.where(Incident.resolve_by.is_not(None))  # keyset needs non-NULL keys
     if cursor:
         query = query.where(after_clause(columns, decode_cursor(cursor, columns)))
     order = [col.desc() if desc else col.asc() for col, desc in columns]
@@ -171,6 +198,13 @@ def list_incidents(
         last = rows[-1]
         next_cursor = encode_cursor([getattr(last, col.key) for col, _ in columns])
     return Page(rows, next_cursor, total)
+
+
+def count_incidents(session: Session, actor: Actor, flt: IncidentFilter, *, cap: int) -> int:
+    """How many incidents match, counting at most `cap + 1`: a queue tab shows "1,000+"
+    instead of scanning a million rows (the LIMIT stops the index scan early)."""
+    capped = _filtered(actor, flt).with_only_columns(Incident.id).limit(cap + 1).subquery()
+    return session.scalar(select(func.count()).select_from(capped)) or 0
 
 
 def list_comments(session: Session, actor: Actor, incident: Incident) -> Sequence[Comment]:
@@ -210,6 +244,15 @@ def get_attachment_for(
     if attachment is None or (not actor.is_staff and attachment.visibility != "public"):
         raise NotFound(f"attachment {attachment_id} not found")
     return attachment
+
+
+def get_attachment_file_for(
+    session: Session, actor: Actor, number: str, attachment_id: int
+) -> tuple[str, str, str]:
+    """(storage name, file name, content type) of an attachment the actor may download."""
+    incident = get_incident_for(session, actor, number)
+    a = get_attachment_for(session, actor, incident, attachment_id)
+    return a.storage_name, a.filename, a.content_type
 
 
 @dataclass(frozen=True)

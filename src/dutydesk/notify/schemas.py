@@ -21,6 +21,7 @@ Event = Literal[
     "escalated",
     "resolved",
     "closed",
+    "mentioned",
 ]
 Events = Annotated[
     list[Event], Field(max_length=20, description="Events to send; [] = every event")

@@ -41,6 +41,7 @@ from dutydesk.notify.templates import (
     BUILTIN,
     DEFAULT_OFF,
     EVENTS,
+    PERSONAL_EVENTS,
     PERSONAL_EXTRA,
     REPORT_EVENTS,
     REQUIRED_EXTRA,
@@ -126,6 +127,8 @@ def audience(
         ids = [incident.caller_id] if actor.is_staff and incident.caller_id else []
         if not actor.is_staff:
             ids = _group_or_assignee(session, incident)
+    elif event == "mentioned":  # exactly the agents named in the note or reply
+        ids = list(notify_user_ids)
     elif event in ("state_changed", "resolved", "closed"):
         ids = [incident.caller_id] if incident.caller_id else []
     else:  # sla_warning, sla_breached, escalated: the assignee and the group's manager
@@ -299,7 +302,10 @@ def announce(
     )
     shared = {**context, "extra": shared_extra}
     payload = {"event": event, "incident": view, "extra": shared_extra, "occurred_at": now}
-    for endpoint in queries.list_subscribed_endpoints(session, event):
+    endpoints = (
+        [] if event in PERSONAL_EVENTS else queries.list_subscribed_endpoints(session, event)
+    )
+    for endpoint in endpoints:
         if endpoint.kind == "webhook":
             rendered = Rendered(subject, json.dumps(_plain(payload), ensure_ascii=False))
         else:

@@ -37,11 +37,15 @@ EVENTS = (
     "closed",
     "rule_notify",
     "converted_to_request",
+    "mentioned",
 )
 # Events about no incident, sent by e-mail only to the staff who subscribed (default off);
 # their context's `incident` is empty. Not in EVENTS, which lists the incident events.
 REPORT_EVENTS = ("weekly_report",)
 ALL_EVENTS = EVENTS + REPORT_EVENTS
+# Told only to the users named, never to endpoints: a mention may quote a work note, which
+# must not reach a chat channel or a webhook.
+PERSONAL_EVENTS = ("mentioned",)
 DEFAULT_OFF = REPORT_EVENTS  # a user receives these only after turning them on
 CHANNELS = ("email", "webhook", "slack", "teams")
 TEMPLATE_CHANNELS = ("email", "slack", "teams")  # webhook payloads are built in code
@@ -61,6 +65,7 @@ REQUIRED_EXTRA: dict[str, tuple[str, ...]] = {
     "closed": ("survey_url",),
     "rule_notify": ("rule",),
     "converted_to_request": ("request", "request_url"),
+    "mentioned": ("comment", "visibility"),
     "weekly_report": (
         "week",
         "week_start",
@@ -83,6 +88,7 @@ OPTIONAL_EXTRA: dict[str, tuple[str, ...]] = {
     "closed": (),
     "rule_notify": ("comment",),
     "converted_to_request": ("comment",),
+    "mentioned": (),
     "weekly_report": (),
 }
 # Signed single-use links meant for the requester alone: only their e-mail carries them;
@@ -276,6 +282,7 @@ def _sample_extra(event: str, base_url: str) -> dict[str, Any]:
         "rule": "VPN problems to Network",
         "request": "REQ0000042",
         "request_url": base_url.rstrip("/") + "/requests/REQ0000042",
+        "visibility": "work_note",
     }
     if event == "sla_breached":
         values["clock"] = {**clock, "percent": 100}
@@ -428,6 +435,12 @@ _EMAIL: dict[str, Template] = {
         + "\n\nFollow the request: {{ extra.request_url }}\n"
         + _DETAILS,
     ),
+    "mentioned": Template(
+        "{{ actor }} mentioned you: {{ incident.short_description }}",
+        "{{ actor }} mentioned you in a "
+        "{{ 'work note' if extra.visibility == 'work_note' else 'public reply' }} on "
+        "{{ incident.number }}:\n\n{{ extra.comment }}\n" + _DETAILS,
+    ),
 }
 _CHAT_SUBJECT: dict[str, str] = {
     "assigned": "{{ incident.number }} assigned to "
@@ -442,6 +455,7 @@ _CHAT_SUBJECT: dict[str, str] = {
     "closed": "{{ incident.number }} closed",
     "rule_notify": "{{ incident.number }} matched rule {{ extra.rule }}",
     "converted_to_request": "{{ incident.number }} converted to {{ extra.request }}",
+    "mentioned": "{{ incident.number }}: {{ actor }} mentioned someone",
 }
 _CHAT_BODY = (
     "P{{ incident.priority }} · {{ incident.short_description }}\n"
@@ -450,6 +464,7 @@ _CHAT_BODY = (
 )
 _CHAT_LEAD: dict[str, str] = {
     "public_reply": "{{ extra.comment|truncate(300) }}\n",
+    "mentioned": "{{ extra.comment|truncate(300) }}\n",
     "sla_warning": "Due {{ extra.clock.due|when }}.\n",
     "sla_breached": "Was due {{ extra.clock.due|when }}.\n",
 }

@@ -26,6 +26,7 @@ LABELS = {
     "escalated": "An incident is escalated to me",
     "resolved": "My incident is resolved (with the links to confirm or reject)",
     "closed": "My incident is closed (with the satisfaction survey)",
+    "mentioned": "An agent mentions me (@my-user-name) in a note or reply",
     "weekly_report": "The weekly KPI report",
 }
 CHANNELS = {"email": "E-mail"}

@@ -1,0 +1,270 @@
+"""The agent workspace's queues: what each tab lists, its counts, and the names the queue and
+incident pages show next to ids (groups, people, customers, services, categories)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dutydesk.access.policy import Actor, Role, can_see_customer
+from dutydesk.incidents.lifecycle import OPEN
+from dutydesk.incidents.queries import IncidentFilter, count_incidents, like_escaped
+from dutydesk.kernel.errors import NotFound
+from dutydesk.models import (
+    Category,
+    ConfigurationItem,
+    Customer,
+    Incident,
+    Service,
+    SupportGroup,
+    User,
+)
+
+COUNT_CAP = 1000  # tab counts stop here ("1,000+"): a count never scans a million rows
+NO_STATE = "none"  # no incident is in this state: a closed-only filter on an open queue
+NO_ID = 0  # no row has id 0: an empty id list that still filters (no groups → no incidents)
+
+
+@dataclass(frozen=True)
+class Tab:
+    key: str
+    label: str
+    help: str
+    sort: str  # the tab's default order
+
+
+TABS: tuple[Tab, ...] = (
+    Tab("mine", "My work", "Open incidents assigned to you.", "priority,opened_at"),
+    Tab("groups", "My groups", "Open incidents of your support groups.", "priority,opened_at"),
+    Tab(
+        "unassigned",
+        "Unassigned",
+        "Open incidents nobody holds yet: in your groups, or internal ones without a group.",
+        "priority,opened_at",
+    ),
+    Tab(
+        "breaching",
+        "Breaching soon",
+        "Open incidents whose response or resolution is due within the next hours, or "
+        "already breached; earliest resolution due first.",
+        "resolve_by",
+    ),
+    Tab(
+        "major",
+        "Major",
+        "There is no major-incident record yet: this tab lists the open P1 incidents.",
+        "opened_at",
+    ),
+    Tab("all", "All", "Every incident you may see, open or not.", "-opened_at"),
+)
+TAB_KEYS = {tab.key: tab for tab in TABS}
+
+
+def get_tab(key: str) -> Tab:
+    if key not in TAB_KEYS:
+        raise NotFound(f"there is no queue {key!r}")
+    return TAB_KEYS[key]
+
+
+def _both(mine: list[int], theirs: list[int]) -> list[int]:
+    """Both constraints at once: the ids in both lists (the tab's and the user's filter)."""
+    if not theirs:
+        return mine
+    if not mine:
+        return theirs
+    return sorted(set(mine) & set(theirs)) or [NO_ID]
+
+
+def tab_filter(
+    tab: Tab, actor: Actor, base: IncidentFilter, *, now: datetime, hours: int
+) -> IncidentFilter:
+    """The user's filter narrowed to the tab (a state filter narrows the tab's open states)."""
+    groups = sorted(actor.group_ids) or [NO_ID]
+    flt = replace(base)
+    if tab.key != "all":
+        narrowed = [s for s in base.states if s in OPEN]
+        flt.states = narrowed or ([NO_STATE] if base.states else sorted(OPEN))
+    if tab.key == "mine":
+        flt.assignee_ids = _both([actor.user_id or NO_ID], base.assignee_ids)
+    elif tab.key == "groups":
+        flt.group_ids = _both(groups, base.group_ids)
+    elif tab.key == "unassigned":
+        flt.unassigned_in_groups = groups
+    elif tab.key == "breaching":
+        flt.due_before = now + timedelta(hours=hours)
+    elif tab.key == "major":
+        flt.priorities = _both([1], base.priorities)
+    return flt
+
+
+def count_parts(flt: IncidentFilter) -> list[IncidentFilter]:
+    """The tab filter as disjoint filters without OR, each an index range: a capped count of
+    an OR of two ranges would scan the whole open-state index instead."""
+    if flt.due_before is not None:
+        due = flt.due_before
+        base = replace(flt, due_before=None)
+        later = Incident.resolve_by.is_(None) | (Incident.resolve_by > due)
+        return [
+            replace(base, extra=(*base.extra, Incident.resolve_by <= due)),
+            replace(base, extra=(*base.extra, Incident.respond_by <= due, later)),
+        ]
+    if flt.unassigned_in_groups is not None:
+        base = replace(flt, unassigned_in_groups=None)
+        free = Incident.assignee_id.is_(None)
+        internal = (free, Incident.assignment_group_id.is_(None), Incident.customer_id.is_(None))
+        mine = _both(flt.unassigned_in_groups, base.group_ids)
+        return [
+            replace(base, group_ids=mine, extra=(*base.extra, free)),
+            replace(base, extra=(*base.extra, *internal)),
+        ]
+    return [flt]
+
+
+def tab_counts(session: Session, actor: Actor, *, now: datetime, hours: int) -> dict[str, int]:
+    """Each tab's own count (without the user's filters), capped at COUNT_CAP + 1."""
+    empty = IncidentFilter()
+    counts = {}
+    for tab in TABS:
+        parts = count_parts(tab_filter(tab, actor, empty, now=now, hours=hours))
+        total = sum(count_incidents(session, actor, p, cap=COUNT_CAP) for p in parts)
+        counts[tab.key] = min(COUNT_CAP + 1, total)
+    return counts
+
+
+# ---------------------------------------------------------------- names for ids
+
+
+@dataclass
+class Names:
+    groups: dict[int, str]
+    users: dict[int, str]
+    customers: dict[int, str]
+    services: dict[int, str]
+    cis: dict[int, str]
+    categories: dict[int, str]
+
+
+def _ids(values: Iterable[int | None]) -> list[int]:
+    return sorted({v for v in values if v is not None})
+
+
+def names_for(
+    session: Session,
+    *,
+    groups: Iterable[int | None] = (),
+    users: Iterable[int | None] = (),
+    customers: Iterable[int | None] = (),
+    services: Iterable[int | None] = (),
+    cis: Iterable[int | None] = (),
+    categories: Iterable[int | None] = (),
+) -> Names:
+    """Display names of exactly the ids given (one small query per kind)."""
+
+    def pick(
+        model: type[SupportGroup | Customer | Service | ConfigurationItem | Category],
+        ids: Iterable[int | None],
+    ) -> dict[int, str]:
+        wanted = _ids(ids)
+        if not wanted:
+            return {}
+        rows = session.execute(select(model.id, model.name).where(model.id.in_(wanted)))
+        return {row[0]: row[1] for row in rows}
+
+    wanted_users = _ids(users)
+    user_rows = (
+        session.execute(
+            select(User.id, User.full_name, User.username).where(User.id.in_(wanted_users))
+        ).all()
+        if wanted_users
+        else []
+    )
+    return Names(
+        groups=pick(SupportGroup, groups),
+        users={row[0]: row[1] or row[2] for row in user_rows},
+        customers=pick(Customer, customers),
+        services=pick(Service, services),
+        cis=pick(ConfigurationItem, cis),
+        categories=pick(Category, categories),
+    )
+
+
+@dataclass(frozen=True)
+class Option:
+    id: int
+    label: str
+    parent_id: int | None = None  # a subcategory's category, a service's customer
+
+
+def filter_options(session: Session, actor: Actor) -> dict[str, list[Option]]:
+    """The choices of the queue filters and the incident forms: active groups, active staff,
+    the customers the actor may see, services, CIs and categories."""
+    groups = session.execute(
+        select(SupportGroup.id, SupportGroup.name)
+        .where(SupportGroup.is_active.is_(True))
+        .order_by(SupportGroup.name)
+    ).all()
+    staff = session.execute(
+        select(User.id, User.full_name, User.username)
+        .where(User.is_active.is_(True), User.role != Role.requester.value)
+        .order_by(User.username)
+    ).all()
+    customers = session.execute(
+        select(Customer.id, Customer.name)
+        .where(Customer.is_active.is_(True))
+        .order_by(Customer.name)
+    ).all()
+    services = session.execute(
+        select(Service.id, Service.name, Service.customer_id).order_by(Service.name)
+    ).all()
+    cis = session.execute(
+        select(ConfigurationItem.id, ConfigurationItem.name, ConfigurationItem.service_id).order_by(
+            ConfigurationItem.name
+        )
+    ).all()
+    categories = session.execute(
+        select(Category.id, Category.name, Category.parent_id).order_by(Category.name)
+    ).all()
+    return {
+        "groups": [Option(r[0], r[1]) for r in groups],
+        "staff": [Option(r[0], r[1] or r[2]) for r in staff],
+        "customers": [Option(r[0], r[1]) for r in customers if can_see_customer(actor, r[0])],
+        "services": [Option(r[0], r[1], r[2]) for r in services],
+        "cis": [Option(r[0], r[1], r[2]) for r in cis],
+        "categories": [Option(r[0], r[1], r[2]) for r in categories],
+    }
+
+
+def search_staff(session: Session, prefix: str, limit: int = 8) -> Sequence[User]:
+    """Active agents whose user name or name starts with `prefix` (the @mention list)."""
+    pattern = like_escaped(prefix) + "%"
+    return session.scalars(
+        select(User)
+        .where(
+            User.is_active.is_(True),
+            User.role != Role.requester.value,
+            User.username.ilike(pattern, escape="\\") | User.full_name.ilike(pattern, escape="\\"),
+        )
+        .order_by(User.username)
+        .limit(limit)
+    ).all()
+
+
+def search_callers(session: Session, actor: Actor, text: str, limit: int = 10) -> Sequence[User]:
+    """Callers an agent may log for: requesters of the customers the agent serves (any
+    customer for managers and admins), internal users, matched on name, user name or e-mail."""
+    pattern = "%" + like_escaped(text) + "%"
+    query = select(User).where(
+        User.is_active.is_(True),
+        User.username.ilike(pattern, escape="\\")
+        | User.full_name.ilike(pattern, escape="\\")
+        | User.email.ilike(pattern, escape="\\"),
+    )
+    if actor.role == Role.agent:
+        query = query.where(
+            User.customer_id.is_(None) | User.customer_id.in_(sorted(actor.served_customer_ids))
+        )
+    return session.scalars(query.order_by(User.full_name, User.username).limit(limit)).all()
