@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from dutydesk.db import Database
 from dutydesk.models import NotifyPreference
+from dutydesk.notify.templates import ALL_EVENTS
 from tests.factories import Cast
 from tests.web.conftest import row_counts, sign_in
 
@@ -31,11 +32,7 @@ def test_preferences_are_shown_and_saved(client: TestClient, cast: Cast, db: Dat
     assert page.status_code == 200
     assert 'name="pref:assigned:email" value="on" checked' in page.text
     assert 'name="pref:weekly_report:email" value="on">' in page.text  # off by default
-    others = ("public_reply", "state_changed", "sla_warning", "sla_breached", "escalated")
-    everything_but_assigned = [
-        f"pref:{event}:email"
-        for event in (*others, "resolved", "closed", "mentioned", "weekly_report")
-    ]
+    everything_but_assigned = [f"pref:{event}:email" for event in ALL_EVENTS if event != "assigned"]
     form = {"csrf_token": csrf, **{key: "on" for key in everything_but_assigned}}
     saved = client.post("/account/notifications", data=form)
     assert saved.status_code == 200 and "Notification preferences saved." in saved.text
