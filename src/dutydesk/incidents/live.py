@@ -56,7 +56,7 @@ def changed_since(
     if number is not None:
         query = query.where(Incident.number == number)
     rows = session.execute(query.order_by(Incident.updated_at, Incident.id).limit(BATCH))
-    return [(n, v, u) for n, v, u in rows.tuples()]
+    return [(n, v, u) for n, v, u in rows]
 
 
 @dataclass
@@ -103,8 +103,8 @@ async def stream(request: Request, user: WebUser, watch: Watch) -> AsyncIterator
     state = request.app.state
     state.live_streams = getattr(state, "live_streams", 0) + 1
     try:
-        yield f"retry: {RETRY_MS}\n: connected\n\n".encode()
         await anyio.to_thread.run_sync(_check, user, watch)  # what is already there
+        yield f"retry: {RETRY_MS}\n: connected\n\n".encode()
         started = last_sent = time.monotonic()
         while time.monotonic() - started < settings.live_max_seconds:
             await anyio.sleep(settings.live_poll_seconds)
