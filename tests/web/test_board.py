@@ -83,6 +83,9 @@ def test_dropping_a_card_runs_the_one_action_that_leads_there(
     message = flash_after(client, move(client, csrf, number, version, "in_progress"))
     assert message == f"success: {number} is now in progress."
     assert state_of(client, cast, number)[0] == "in_progress"
+    column = client.get("/board?group=all").text.split('data-column="in_progress"', 1)[1]
+    assert f'data-card="{number}"' in column.split("</section>", 1)[0]
+    assert "Alice" in column.split("</section>", 1)[0]  # start took it: the assignee shows"
 
 
 def test_a_move_that_needs_input_asks_for_it_then_runs(

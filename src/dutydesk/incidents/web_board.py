@@ -128,15 +128,12 @@ def _board(
             )
         columns.append(shown)
     ids = {int(c.assignee) for col in columns for c in col.cards if c.assignee}
-    names = (
-        dict(
-            session.execute(
-                select(User.id, User.full_name).where(User.id.in_(sorted(ids)))
-            ).tuples()
+    names: dict[int, str] = {}
+    if ids:
+        rows = session.execute(
+            select(User.id, User.full_name, User.username).where(User.id.in_(sorted(ids)))
         )
-        if ids
-        else {}
-    )
+        names = {uid: full or login for uid, full, login in rows}
     for col in columns:
         for card in col.cards:
             card.assignee = names.get(int(card.assignee), "") if card.assignee else ""
