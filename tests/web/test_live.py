@@ -23,6 +23,7 @@ from tests.serving import ServerThread
 from tests.web.conftest import sign_in
 
 TIMEOUT = httpx.Timeout(10.0)
+SSE = {"Accept": "text/event-stream"}  # what EventSource sends
 
 
 @dataclass
@@ -83,7 +84,10 @@ def test_a_change_committed_elsewhere_is_announced_and_hidden_ones_are_not(live:
     with httpx.Client(base_url=live.url, timeout=TIMEOUT) as api:
         mine = new_incident(typed(TestClient, api), cast.dave)["number"]  # Acme: alice sees it
         hidden = new_incident(typed(TestClient, api), cast.carol)["number"]  # Globex: not hers
-        with browser(live, "alice") as (client, _), client.stream("GET", "/live") as response:
+        with (
+            browser(live, "alice") as (client, _),
+            client.stream("GET", "/live", headers=SSE) as response,
+        ):
             assert response.status_code == 200
             assert response.headers["content-type"].startswith("text/event-stream")
             lines = response.iter_lines()
@@ -102,7 +106,7 @@ def test_a_stream_for_one_incident_names_only_it(live: Live) -> None:
         other = new_incident(typed(TestClient, api), cast.dave)["number"]
         with (
             browser(live, "alice") as (client, _),
-            client.stream("GET", f"/live?incident={watched}") as response,
+            client.stream("GET", f"/live?incident={watched}", headers=SSE) as response,
         ):
             lines = response.iter_lines()
             until_connected(lines)
@@ -112,7 +116,10 @@ def test_a_stream_for_one_incident_names_only_it(live: Live) -> None:
 
 
 def test_the_stream_ends_when_the_session_ends(live: Live) -> None:
-    with browser(live, "alice") as (client, csrf), client.stream("GET", "/live") as response:
+    with (
+        browser(live, "alice") as (client, csrf),
+        client.stream("GET", "/live", headers=SSE) as response,
+    ):
         lines = response.iter_lines()
         until_connected(lines)
         out = client.post("/logout", data={"csrf_token": csrf})
@@ -125,13 +132,14 @@ def test_visitors_are_sent_to_sign_in_and_streams_are_capped(live: Live) -> None
         response = visitor.get("/live")
         assert response.status_code == 303 and response.headers["location"].startswith("/login")
     with browser(live, "alice") as (client, _):
-        streams = [client.stream("GET", "/live") for _ in range(3)]
+        assert client.get("/live").status_code == 406  # not an EventSource: no endless body
+        streams = [client.stream("GET", "/live", headers=SSE) for _ in range(3)]
         opened = [s.__enter__() for s in streams]
         try:
             readers = [response.iter_lines() for response in opened]  # kept: open streams
             for lines in readers:
                 until_connected(lines)
-            refused = client.get("/live")
+            refused = client.get("/live", headers=SSE)
             assert refused.status_code == 503 and refused.headers["retry-after"] == "5"
         finally:
             for s in streams:

@@ -130,6 +130,12 @@ async def live(
     user: SignedIn,
     incident: Annotated[str | None, Query(max_length=20, pattern=r"^[A-Za-z0-9-]+$")] = None,
 ) -> Response:
+    if "text/event-stream" not in request.headers.get("accept", ""):
+        return Response(  # a link followed or a page fetch, not an EventSource: no endless body
+            "this is an event stream: open it with EventSource (Accept: text/event-stream)",
+            status_code=406,
+            media_type="text/plain",
+        )
     state = request.app.state
     open_streams: int = getattr(state, "live_streams", 0)
     if open_streams >= user.settings.live_max_streams:
