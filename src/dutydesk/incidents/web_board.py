@@ -33,7 +33,7 @@ from dutydesk.incidents.schemas import ActionRequest
 from dutydesk.kernel import clock
 from dutydesk.kernel.errors import Conflict, DomainError, InvalidInput, PreconditionFailed
 from dutydesk.models import Incident, SupportGroup, User
-from dutydesk.web.context import Staff, safe_next
+from dutydesk.web.context import Staff, WebUser, safe_next
 from dutydesk.web.render import redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -201,7 +201,7 @@ def _request_of(form: MoveForm, move: Move) -> ActionRequest:
     )
 
 
-def _perform(session: Session, actor: Actor, form: MoveForm, user: Any) -> Outcome:
+def _perform(session: Session, actor: Actor, form: MoveForm, user: WebUser) -> Outcome:
     column = COLUMN_BY_KEY.get(form.to)
     if column is None:
         raise InvalidInput("unknown column", errors=[{"field": "to", "msg": "a board column"}])
@@ -246,7 +246,7 @@ def _asking(session: Session, incident: Incident, moves: list[Move]) -> Outcome:
 
 
 def _dialog(
-    request: Request, user: Any, form: MoveForm, outcome: Outcome, error: DomainError | None
+    request: Request, user: WebUser, form: MoveForm, outcome: Outcome, error: DomainError | None
 ) -> HTMLResponse:
     errors = {str(e.get("field")): str(e.get("msg")) for e in (error.errors if error else [])}
     context = {
@@ -328,7 +328,7 @@ async def move_card(
     return redirect(request, form.back, message=message)
 
 
-async def _ask_again(user: Any, form: MoveForm) -> Outcome:
+async def _ask_again(user: WebUser, form: MoveForm) -> Outcome:
     def work(session: Session, actor: Actor) -> Outcome:
         incident = queries.get_incident_for(session, actor, form.number)
         moves = moves_into(Status(incident.state), COLUMN_BY_KEY[form.to], actor.role)
