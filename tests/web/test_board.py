@@ -188,3 +188,33 @@ def test_bad_input_is_refused_with_a_message(client: TestClient, cast: Cast, db:
     wrong = move(client, csrf, number, version, "assigned", choice="start:in_progress")
     assert wrong.status_code == 422 and "choose one of the moves" in wrong.text
     assert row_counts(db) == before
+
+
+def test_assigning_asks_which_action_and_group(
+    client: TestClient, cast: Cast, db: Database
+) -> None:
+    number = new_incident(client, cast.dave)["number"]
+    _, version = state_of(client, cast, number)
+    csrf = sign_in(client, "alice")
+    asked = move(client, csrf, number, version, "assigned")
+    assert asked.status_code == 200
+    assert 'value="assign:assigned"' in asked.text and 'value="escalate:assigned"' in asked.text
+    assert f'<option value="{cast.desk.id}">Service Desk</option>' in asked.text
+    no_group = client.get(f"/api/v1/incidents/{number}", headers=cast.bob.headers).json()
+    assert no_group["assignment_group_id"] is None  # so assign needs one
+    before = row_counts(db)
+    refused = move(client, csrf, number, version, "assigned", choice="assign:assigned")
+    assert refused.status_code == 422 and "assign needs a group" in refused.text
+    assert "field--error" in refused.text and row_counts(db) == before
+    done = move(
+        client,
+        csrf,
+        number,
+        version,
+        "assigned",
+        choice="assign:assigned",
+        group=str(cast.desk.id),
+    )
+    assert flash_after(client, done) == f"success: {number} is now assigned."
+    body = client.get(f"/api/v1/incidents/{number}", headers=cast.bob.headers).json()
+    assert (body["state"], body["assignment_group_id"]) == ("assigned", cast.desk.id)

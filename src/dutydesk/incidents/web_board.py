@@ -137,12 +137,16 @@ def _board(
     for col in columns:
         for card in col.cards:
             card.assignee = names.get(int(card.assignee), "") if card.assignee else ""
-    groups = session.execute(
+    return {"columns": columns, "groups": _groups(session)}
+
+
+def _groups(session: Session) -> list[tuple[int, str]]:
+    rows = session.execute(
         select(SupportGroup.id, SupportGroup.name)
         .where(SupportGroup.is_active.is_(True))
         .order_by(SupportGroup.name)
-    ).all()
-    return {"columns": columns, "groups": [(gid, name) for gid, name in groups]}
+    )
+    return [(gid, name) for gid, name in rows]
 
 
 @router.get("/board", response_class=HTMLResponse)
@@ -177,6 +181,7 @@ class MoveForm:
     resolution_notes: str
     is_workaround: str
     ticks: list[str]
+    group_id: int | None
     back: str
 
 
@@ -187,6 +192,7 @@ class Outcome:
     short_description: str = ""
     state: str = ""
     checks: list[checklist.Outcome] = field(default_factory=list)  # when resolving
+    groups: list[tuple[int, str]] = field(default_factory=list)  # when assigning or escalating
 
 
 def _request_of(form: MoveForm, move: Move) -> ActionRequest:
@@ -198,6 +204,7 @@ def _request_of(form: MoveForm, move: Move) -> ActionRequest:
         resolution_notes=form.resolution_notes.strip() or None,
         is_workaround=workaround,
         checklist=form.ticks or None,
+        group_id=form.group_id if move.action in (Action.assign, Action.escalate) else None,
     )
 
 
@@ -242,6 +249,9 @@ def _asking(session: Session, incident: Incident, moves: list[Move]) -> Outcome:
         short_description=incident.short_description,
         state=incident.state,
         checks=checks,
+        groups=_groups(session)
+        if any(m.action in (Action.assign, Action.escalate) for m in moves)
+        else [],
     )
 
 
@@ -256,11 +266,12 @@ def _dialog(
         "fields": sorted({f for m in outcome.ask for f in _needs(m)}),
         "short_description": outcome.short_description,
         "checks": outcome.checks,
+        "groups": outcome.groups,
         "problem": error.detail if error else "",
         "problems": [
-            str(e.get("msg"))
+            f"{e.get('field')}: {e.get('msg')}"
             for e in (error.errors if error else [])
-            if e.get("field") not in {"choice", "reason", *NEEDS[Action.resolve]}
+            if e.get("field") not in {"choice", "reason", "group_id", *NEEDS[Action.resolve]}
         ],
         "errors": errors,
     }
@@ -289,6 +300,7 @@ async def move_card(
     is_workaround: Annotated[str, Form(max_length=3)] = "",
     back: Annotated[str, Form(max_length=500)] = "/board",
     ticks: Annotated[list[str] | None, Form(alias="checklist")] = None,
+    group_id: Annotated[int | None, Form(alias="group", ge=1)] = None,
 ) -> Response:
     form = MoveForm(
         number,
@@ -300,6 +312,7 @@ async def move_card(
         resolution_notes,
         is_workaround,
         [t[:40] for t in ticks or []][:50],
+        group_id,
         safe_next(back),
     )
     try:
