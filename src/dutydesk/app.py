@@ -19,8 +19,10 @@ from dutydesk.db import Database, make_engine
 from dutydesk.escalation.api import router as escalation_router
 from dutydesk.incidents.api import router as incidents_router
 from dutydesk.incidents.closure_api import router as closure_router
+from dutydesk.incidents.live import router as live_web
 from dutydesk.incidents.portal import router as portal_web
 from dutydesk.incidents.web import router as incidents_web
+from dutydesk.incidents.web_board import router as board_web
 from dutydesk.incidents.web_workspace import router as workspace_web
 from dutydesk.intake.api import router as intake_router
 from dutydesk.intake.mail.api import router as mail_router
@@ -76,6 +78,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(closure_router)
     app.include_router(incidents_web)
     app.include_router(workspace_web)
+    app.include_router(board_web)
+    app.include_router(live_web)
     app.include_router(people_router)
     app.include_router(catalog_router)
     app.include_router(notify_router)

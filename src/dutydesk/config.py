@@ -96,6 +96,22 @@ class Settings(BaseSettings):
     session_absolute_hours: int = Field(
         12, ge=1, description="A browser session ends this many hours after sign-in, used or not."
     )
+    # --- live updates (server-sent events, incidents.live)
+    live_poll_seconds: float = Field(
+        1.0, gt=0, le=30, description="How often an open live stream asks the database for changes."
+    )
+    live_heartbeat_seconds: float = Field(
+        15.0, gt=0, description="Seconds between keep-alive comments on an idle live stream."
+    )
+    live_max_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="A live stream ends after this long; the browser reconnects at once "
+        "(so group or role changes reach open pages).",
+    )
+    live_max_streams: int = Field(
+        200, ge=1, description="Open live streams per web process; more get 503 and retry."
+    )
     cookie_secure: str = Field(
         "auto",
         description="Secure flag on the session and CSRF cookies: auto (when the request came "

@@ -57,7 +57,12 @@ def navigation(user: WebUser | None) -> list[NavItem]:
         return []
     if user.is_staff:
         admin = [NavItem("Admin", "/admin")] if user.actor.is_admin else []
-        return [NavItem("Queues", "/queues"), NavItem("Portal", "/portal"), *admin]
+        return [
+            NavItem("Queues", "/queues"),
+            NavItem("Board", "/board"),
+            NavItem("Portal", "/portal"),
+            *admin,
+        ]
     return [NavItem("My requests", "/portal")]
 
 
