@@ -47,8 +47,8 @@ _STOP = object()
 # identity map is weak, so without this each job would load the same caller, group,
 # integration or policy again; with it the second job finds them in the identity map. A
 # job rolled back to its savepoint expires what it changed, so nothing stale is served. A
-# bulk UPDATE/DELETE (which may bypass the identity map) lets go of them all: from then on
-# the batch behaves as it would without pinning.
+# bulk UPDATE/DELETE that may bypass the identity map lets go of them all: from then on the
+# batch behaves as it would without pinning.
 PINNED = "dutydesk.group_commit.pinned"
 
 
@@ -61,8 +61,16 @@ def _pin_loaded(session: Session, instance: object) -> None:
 
 @event.listens_for(Session, "do_orm_execute")
 def _unpin_on_bulk_write(state: ORMExecuteState) -> None:
+    """An UPDATE/DELETE statement that may leave loaded rows stale lets go of the pins: a
+    Core statement on the table of a pinned row, or an ORM one that does not synchronize
+    the session. (ORM statements that synchronize keep the loaded rows current.)"""
     pinned: list[object] | None = state.session.info.get(PINNED)
-    if pinned and (state.is_update or state.is_delete):
+    if not pinned or not (state.is_update or state.is_delete):
+        return
+    if state.is_orm_statement and state.execution_options.get("synchronize_session") is not False:
+        return
+    table = getattr(state.statement, "table", None)
+    if any(getattr(type(row), "__table__", None) is table for row in pinned):
         pinned.clear()
 
 

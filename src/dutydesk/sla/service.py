@@ -16,9 +16,9 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session
 
 from dutydesk.access.policy import Actor, require_admin
 from dutydesk.escalation import schedule as escalation_schedule
@@ -26,7 +26,7 @@ from dutydesk.incidents import history
 from dutydesk.incidents.lifecycle import OPEN, Status
 from dutydesk.kernel import clock
 from dutydesk.kernel.errors import Conflict, InvalidInput, NotFound
-from dutydesk.kernel.persistence import flush_unique
+from dutydesk.kernel.persistence import flush_unique, transaction_scoped
 from dutydesk.models import (
     Customer,
     Incident,
@@ -45,7 +45,7 @@ POLICIES = "dutydesk.sla.policies"
 OLAS = "dutydesk.sla.olas"
 # Incidents created in this transaction -> their clocks (every one of them, since none can
 # exist in the database yet): the response of a create is answered without a query.
-FRESH = "dutydesk.sla.fresh"
+FRESH = transaction_scoped("dutydesk.sla.fresh")
 STOPPED = frozenset({Status.resolved, Status.closed})
 DEFAULT_CALENDAR_ID = 1  # the 24x7 calendar the migration seeds
 
@@ -85,18 +85,9 @@ def active_olas(session: Session) -> list[OlaPolicy]:
     return cached
 
 
-def _forget_fresh(session: Session, _transaction: object) -> None:
-    """A rollback may remove clocks or incidents the map holds: fall back to queries."""
-    session.info.pop(FRESH, None)
-
-
-def _forget_fresh_at_end(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:
-        session.info.pop(FRESH, None)
-
-
-event.listen(Session, "after_soft_rollback", _forget_fresh)
-event.listen(Session, "after_transaction_end", _forget_fresh_at_end)
+def created_here(session: Session, incident: Incident) -> bool:
+    """Was the incident logged in this transaction (so everything it has was written here)?"""
+    return incident in session.info.get(FRESH, {})
 
 
 def forget_cached(session: Session) -> None:
