@@ -69,8 +69,8 @@ def _unpin_on_bulk_write(state: ORMExecuteState) -> None:
         return
     if state.is_orm_statement and state.execution_options.get("synchronize_session") is not False:
         return
-    table = getattr(state.statement, "table", None)
-    if any(getattr(type(row), "__table__", None) is table for row in pinned):
+    name = getattr(getattr(state.statement, "table", None), "name", None)  # ORM: annotated
+    if any(getattr(getattr(type(row), "__table__", None), "name", None) == name for row in pinned):
         pinned.clear()
 
 
