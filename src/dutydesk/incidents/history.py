@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,47 +34,29 @@ def _iso(at: datetime) -> str:
 
 def event_hash(number: str, event: IncidentEvent) -> str:
     """H(prev_hash ‖ canonical content); the incident number ties the chain to its record."""
-    return content_hash(number, {name: getattr(event, name) for name in HASHED})
+    return content_hash(number, lambda name: getattr(event, name))
 
 
-HASHED = (
-    "seq",
-    "at",
-    "actor_id",
-    "actor_name",
-    "actor_type",
-    "channel",
-    "kind",
-    "field",
-    "old",
-    "new",
-    "reason",
-    "rule_id",
-    "request_id",
-    "imported",
-    "prev_hash",
-)
-
-
-def content_hash(number: str, values: Mapping[str, Any]) -> str:
-    """The hash of an event given its column values (a row or a dict about to be inserted)."""
+def content_hash(number: str, value: Callable[[str], Any]) -> str:
+    """The hash of an event given its column values (read from a row, or from the dict of a
+    row about to be inserted)."""
     content = {
         "incident": number,
-        "seq": values["seq"],
-        "at": _iso(values["at"]),
-        "actor_id": values["actor_id"],
-        "actor_name": values["actor_name"],
-        "actor_type": values["actor_type"],
-        "channel": values["channel"],
-        "kind": values["kind"],
-        "field": values["field"],
-        "old": values["old"],
-        "new": values["new"],
-        "reason": values["reason"],
-        "rule_id": values["rule_id"],
-        "request_id": values["request_id"],
-        "imported": bool(values["imported"]),
-        "prev": values["prev_hash"],
+        "seq": value("seq"),
+        "at": _iso(value("at")),
+        "actor_id": value("actor_id"),
+        "actor_name": value("actor_name"),
+        "actor_type": value("actor_type"),
+        "channel": value("channel"),
+        "kind": value("kind"),
+        "field": value("field"),
+        "old": value("old"),
+        "new": value("new"),
+        "reason": value("reason"),
+        "rule_id": value("rule_id"),
+        "request_id": value("request_id"),
+        "imported": bool(value("imported")),
+        "prev": value("prev_hash"),
     }
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -119,7 +101,7 @@ def record(
         "imported": actor.actor_type == "import",
         "prev_hash": incident.history_head or GENESIS,
     }
-    values["hash"] = content_hash(incident.number, values)
+    values["hash"] = content_hash(incident.number, values.__getitem__)
     incident.history_count = values["seq"]
     incident.history_head = values["hash"]
     session.info.setdefault(PENDING, []).append((incident, values))
