@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -27,6 +28,7 @@ from dutydesk.incidents.service import open_incident
 from dutydesk.intake import admin as intake_admin
 from dutydesk.intake import queries as intake_queries
 from dutydesk.intake import service as intake
+from dutydesk.kernel import clock
 from dutydesk.kernel.errors import InvalidInput
 from dutydesk.kernel.group_commit import PINNED, GroupCommit, _Job
 from dutydesk.kernel.persistence import transaction_scoped
@@ -77,6 +79,13 @@ def statements(session: Session) -> Iterator[list[str]]:
 def _body(cast: Cast, text: str, **fields: Any) -> IncidentCreate:
     values: dict[str, Any] = {"caller_id": cast.dave.user.id, "impact": 2, "urgency": 2}
     return IncidentCreate(short_description=text, **{**values, **fields})
+
+
+def _logged(session: Session, cast: Cast, text: str, **fields: Any) -> Incident:
+    actor = build_actor(session, cast.bob.user)
+    incident = open_incident(session, actor, _body(cast, text, **fields), settings=Settings())
+    session.flush()
+    return incident
 
 
 def _create(cast: Cast, text: str) -> Callable[[Session], str]:
@@ -209,39 +218,28 @@ def test_transaction_scoped_keys_die_with_a_rollback_and_at_the_end(fresh_db: Da
 def test_a_new_incidents_clocks_need_no_query_and_match_the_stored_ones(
     fresh_db: Database, cast: Cast
 ) -> None:
-    with fresh_db.unit_of_work() as s:
-        actor = build_actor(s, cast.bob.user)
-        incident = open_incident(
-            s, actor, _body(cast, "x", impact=1, urgency=1), settings=Settings()
-        )
-        s.flush()
-        with statements(s) as sql:
-            fresh = sla_queries.clock_views(s, incident)
-            none = escalation_queries.list_escalations(s, incident)
-        assert sql == [] and none == []
-        assert sla.created_here(s, incident)
-        number = incident.number
-    with fresh_db.unit_of_work(write=False) as s:
-        stored = s.scalars(select(Incident).where(Incident.number == number)).one()
-        assert not sla.created_here(s, stored)
-        read = sla_queries.clock_views(s, stored, now=None)
-    strip = [{k: v for k, v in c.items() if "seconds" not in k and k != "percent"} for c in fresh]
-    again = [{k: v for k, v in c.items() if "seconds" not in k and k != "percent"} for c in read]
-    assert len(fresh) == 2 and strip == again
+    with clock.frozen(datetime(2026, 11, 23, 9, 0, tzinfo=UTC)):
+        with fresh_db.unit_of_work() as s:
+            incident = _logged(s, cast, "x", impact=1, urgency=1)
+            with statements(s) as sql:
+                fresh = sla_queries.clock_views(s, incident)
+                none = escalation_queries.list_escalations(s, incident)
+            assert sql == [] and none == []
+            assert sla.created_here(s, incident)
+            number = incident.number
+        with fresh_db.unit_of_work(write=False) as s:
+            stored = s.scalars(select(Incident).where(Incident.number == number)).one()
+            assert not sla.created_here(s, stored)
+            read = sla_queries.clock_views(s, stored)
+    assert len(fresh) == 2 and fresh == read
 
 
 def test_an_incident_escalated_in_its_own_transaction_lists_the_escalation(
     fresh_db: Database, cast: Cast
 ) -> None:
     with fresh_db.unit_of_work() as s:
+        incident = _logged(s, cast, "x", assignment_group_id=cast.desk.id)
         actor = build_actor(s, cast.bob.user)
-        incident = open_incident(
-            s,
-            actor,
-            _body(cast, "x", assignment_group_id=cast.desk.id),
-            settings=Settings(),
-        )
-        s.flush()
         escalation.escalate_hierarchic(s, Settings(), actor, incident, reason="urgent")
         s.flush()
         found = escalation_queries.list_escalations(s, incident)
@@ -250,9 +248,7 @@ def test_an_incident_escalated_in_its_own_transaction_lists_the_escalation(
 
 def test_rolled_back_clocks_are_not_answered_from_memory(fresh_db: Database, cast: Cast) -> None:
     with fresh_db.unit_of_work() as s:
-        actor = build_actor(s, cast.bob.user)
-        incident = open_incident(s, actor, _body(cast, "x"), settings=Settings())
-        s.flush()
+        incident = _logged(s, cast, "x")
         savepoint = s.begin_nested()
         savepoint.rollback()
         assert not sla.created_here(s, incident)
