@@ -10,11 +10,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dutydesk.kernel.errors import NotFound
-from dutydesk.kernel.persistence import transaction_scoped
 from dutydesk.kernel.pagination import decode_cursor, encode_cursor
+from dutydesk.kernel.persistence import transaction_scoped
 from dutydesk.models import Alert, Incident, Integration, MaintenanceWindow
 from dutydesk.people.secrets import hash_token
-
 
 # Per transaction (a group commit batch): token hash -> integration id, so the events of a
 # batch authenticate with one query. The row itself comes from the identity map and its
