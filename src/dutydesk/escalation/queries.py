@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from dutydesk.escalation import rules
 from dutydesk.kernel.errors import NotFound
+from dutydesk.kernel.persistence import transaction_scoped
 from dutydesk.models import (
     EscalationLevel,
     EscalationPath,
@@ -17,8 +18,11 @@ from dutydesk.models import (
     IncidentEscalation,
     SupportGroup,
 )
+from dutydesk.sla.service import created_here
 
 PATHS = "dutydesk.escalation.paths"  # session.info cache, per transaction
+# Ids of the incidents escalated in this transaction (escalation.service adds them).
+ESCALATED = transaction_scoped("dutydesk.escalation.escalated")
 
 
 def list_paths(session: Session) -> list[EscalationPath]:
@@ -96,6 +100,8 @@ def list_escalations(session: Session, incident: Incident) -> list[IncidentEscal
     """Every escalation of the incident, oldest first (the caller checked visibility)."""
     if incident.id is None:
         return []
+    if created_here(session, incident) and incident.id not in session.info.get(ESCALATED, ()):
+        return []  # logged in this transaction and never escalated in it: nothing to read
     return list(
         session.scalars(
             select(IncidentEscalation)

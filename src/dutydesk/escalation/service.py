@@ -423,6 +423,7 @@ def _log(
         reason=reason,
         rule_id=rule_id,
     )
+    session.info.setdefault(queries.ESCALATED, set()).add(incident.id)
     row = IncidentEscalation(
         incident_id=incident.id,
         kind=kind,

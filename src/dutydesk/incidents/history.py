@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from dutydesk.access.policy import Actor
@@ -17,6 +18,7 @@ from dutydesk.kernel import clock
 from dutydesk.models import Incident, IncidentEvent
 
 GENESIS = "0" * 64
+PENDING = "dutydesk.history.pending"  # session.info: events waiting for the next flush
 
 
 # json.dumps with options builds an encoder per call; these are built once (same output).
@@ -37,34 +39,34 @@ def _iso(at: datetime) -> str:
 
 def event_hash(number: str, event: IncidentEvent) -> str:
     """H(prev_hash ‖ canonical content); the incident number ties the chain to its record."""
-    return row_hash(number, {name: getattr(event, name) for name in HASHED})
-
-
-HASHED = (
-    "seq", "at", "actor_id", "actor_name", "actor_type", "channel", "kind", "field", "old",
-    "new", "reason", "rule_id", "request_id", "imported", "prev_hash",
-)  # fmt: skip
+    return content_hash(number, lambda name: getattr(event, name))
 
 
 def row_hash(number: str, row: Mapping[str, Any]) -> str:
     """The same hash over an event's column values (bulk writers build rows, not objects)."""
+    return content_hash(number, row.__getitem__)
+
+
+def content_hash(number: str, value: Callable[[str], Any]) -> str:
+    """The hash of an event given its column values (read from a row, or from the dict of a
+    row about to be inserted)."""
     content = {
         "incident": number,
-        "seq": row["seq"],
-        "at": _iso(row["at"]),
-        "actor_id": row["actor_id"],
-        "actor_name": row["actor_name"],
-        "actor_type": row["actor_type"],
-        "channel": row["channel"],
-        "kind": row["kind"],
-        "field": row["field"],
-        "old": row["old"],
-        "new": row["new"],
-        "reason": row["reason"],
-        "rule_id": row["rule_id"],
-        "request_id": row["request_id"],
-        "imported": bool(row["imported"]),
-        "prev": row["prev_hash"],
+        "seq": value("seq"),
+        "at": _iso(value("at")),
+        "actor_id": value("actor_id"),
+        "actor_name": value("actor_name"),
+        "actor_type": value("actor_type"),
+        "channel": value("channel"),
+        "kind": value("kind"),
+        "field": value("field"),
+        "old": value("old"),
+        "new": value("new"),
+        "reason": value("reason"),
+        "rule_id": value("rule_id"),
+        "request_id": value("request_id"),
+        "imported": bool(value("imported")),
+        "prev": value("prev_hash"),
     }
     return hashlib.sha256(_CANONICAL.encode(content).encode()).hexdigest()
 
@@ -81,31 +83,63 @@ def record(
     reason: str | None = None,
     rule_id: str | None = None,
     at: datetime | None = None,
-) -> IncidentEvent:
-    """Append one event to the incident's chain in the caller's transaction."""
-    event = IncidentEvent(
-        incident=incident,
-        seq=(incident.history_count or 0) + 1,
-        at=at or clock.now(),
-        actor_id=actor.user_id,
-        actor_name=actor.name,
-        actor_type=actor.actor_type,
-        channel=actor.channel,
-        kind=kind,
-        field=field,
-        old=encode(old),
-        new=encode(new),
-        reason=reason,
-        rule_id=rule_id,
-        request_id=actor.request_id,
-        imported=actor.actor_type == "import",
-        prev_hash=incident.history_head or GENESIS,
-    )
-    event.hash = event_hash(incident.number, event)
-    incident.history_count = event.seq
-    incident.history_head = event.hash
-    session.add(event)
-    return event
+) -> str:
+    """Append one event to the incident's chain in the caller's transaction; return its hash.
+
+    The event is not an ORM object: its row is queued in the session and written with the
+    other queued events of the transaction in one multi-row INSERT right after the next
+    flush (which the incident, made dirty here, always triggers: autoflush, an explicit
+    flush, a savepoint or the commit). Events are append-only, so the unit of work buys
+    nothing for them and costs more than the rest of a create.
+    """
+    values: dict[str, Any] = {
+        "incident_id": incident.id,
+        "seq": (incident.history_count or 0) + 1,
+        "at": at or clock.now(),
+        "actor_id": actor.user_id,
+        "actor_name": actor.name,
+        "actor_type": actor.actor_type,
+        "channel": actor.channel,
+        "kind": kind,
+        "field": field,
+        "old": encode(old),
+        "new": encode(new),
+        "reason": reason,
+        "rule_id": rule_id,
+        "request_id": actor.request_id,
+        "imported": actor.actor_type == "import",
+        "prev_hash": incident.history_head or GENESIS,
+    }
+    values["hash"] = content_hash(incident.number, values.__getitem__)
+    incident.history_count = values["seq"]
+    incident.history_head = values["hash"]
+    session.info.setdefault(PENDING, []).append((incident, values))
+    return str(values["hash"])
+
+
+def _write_pending(session: Session, _context: object) -> None:
+    """After a flush: insert the events queued since the last one (their incidents now have
+    ids), in the order they were recorded."""
+    pending: list[tuple[Incident, dict[str, Any]]] | None = session.info.pop(PENDING, None)
+    if not pending:
+        return
+    rows = []
+    for incident, values in pending:
+        if values["incident_id"] is None:
+            values["incident_id"] = incident.id
+        rows.append(values)
+    table: Table = IncidentEvent.__table__  # type: ignore[assignment]
+    session.connection().execute(insert(table), rows)
+
+
+def _drop_pending(session: Session, _transaction: object) -> None:
+    """A rollback discards the events queued in it. A savepoint starts with a flush, so
+    whatever is queued when one rolls back was recorded inside it."""
+    session.info.pop(PENDING, None)
+
+
+sa_event.listen(Session, "after_flush", _write_pending)
+sa_event.listen(Session, "after_soft_rollback", _drop_pending)
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,28 @@ from sqlalchemy.orm import Session
 
 from dutydesk.kernel.errors import NotFound
 from dutydesk.kernel.pagination import decode_cursor, encode_cursor
+from dutydesk.kernel.persistence import transaction_scoped
 from dutydesk.models import Alert, Incident, Integration, MaintenanceWindow
 from dutydesk.people.secrets import hash_token
+
+# Per transaction (a group commit batch): token hash -> integration id, so the events of a
+# batch authenticate with one query. The row itself comes from the identity map and its
+# current token is compared, so a rotation earlier in the transaction is seen.
+TOKENS = transaction_scoped("dutydesk.intake.tokens")
 
 
 def find_integration_by_token(session: Session, token: str) -> Integration | None:
     """The integration whose live token this is (revoked tokens match nothing)."""
-    return session.scalar(select(Integration).where(Integration.token_hash == hash_token(token)))
+    digest = hash_token(token)
+    known: dict[str, int] = session.info.setdefault(TOKENS, {})
+    if digest in known:
+        found = session.get(Integration, known[digest])
+        if found is not None and found.token_hash == digest:
+            return found
+    found = session.scalar(select(Integration).where(Integration.token_hash == digest))
+    if found is not None:
+        known[digest] = found.id
+    return found
 
 
 def find_integration_by_name(session: Session, name: str) -> Integration | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,7 @@ from dutydesk.incidents.schemas import ActionRequest, Channel, IncidentCreate
 from dutydesk.intake.signals import EventAction, Outcome, Signal, clip, raw_text
 from dutydesk.kernel import clock
 from dutydesk.kernel.errors import DomainError
+from dutydesk.kernel.persistence import transaction_scoped
 from dutydesk.models import (
     Alert,
     ConfigurationItem,
@@ -38,6 +39,18 @@ from dutydesk.models import (
 log = logging.getLogger("dutydesk.intake")
 HEARTBEAT_KEY = "dutydesk:heartbeat"
 OPEN_STATES = tuple(sorted(OPEN))
+# Per transaction (a group commit batch): the open alerts met so far by (integration, key),
+# and incident numbers by id, so a batch's duplicates read each key once.
+OPEN_ALERTS = transaction_scoped("dutydesk.intake.open_alerts")
+NUMBERS = transaction_scoped("dutydesk.intake.numbers")
+_OPEN_ALERTS = (  # built once: building the statement cost as much as running it
+    select(Alert, Incident.number)
+    .outerjoin(Incident, Incident.id == Alert.incident_id)
+    .where(
+        Alert.integration_id == bindparam("integration"),
+        Alert.open_key.in_(bindparam("keys", expanding=True)),
+    )
+)
 # Default severity → (impact, urgency) on a 3-level matrix; an integration may override.
 DEFAULT_LEVELS = {"critical": (1, 1), "error": (2, 2), "warning": (3, 2), "info": (3, 3)}
 
@@ -88,21 +101,27 @@ def ingest_many(
     """Signals in order, reading the open alerts of all their keys in one query. `heard`:
     the signals came from the integration (so its heartbeat is alive)."""
     now = clock.now()
-    batch = _Batch()
-    keys = sorted({s.dedup_key for s in signals})
+    batch = _Batch(numbers=session.info.setdefault(NUMBERS, {}))
+    known: dict[tuple[int, str], Alert] = session.info.setdefault(OPEN_ALERTS, {})
+    keys = []
+    for key in sorted({s.dedup_key for s in signals}):
+        seen = known.get((integration.id, key))
+        if seen is not None and seen.open_key == key:  # still open (resolving clears it)
+            batch.alerts[key] = seen
+        else:
+            keys.append(key)
     for start in range(0, len(keys), 500):
         chunk = keys[start : start + 500]
-        found = session.execute(
-            select(Alert, Incident.number)
-            .outerjoin(Incident, Incident.id == Alert.incident_id)
-            .where(Alert.integration_id == integration.id, Alert.open_key.in_(chunk))
-        ).all()
+        found = session.execute(_OPEN_ALERTS, {"integration": integration.id, "keys": chunk}).all()
         batch.alerts.update(dict.fromkeys(chunk))
         for alert, number in found:
             batch.alerts[alert.dedup_key] = alert
             if alert.incident_id is not None and number is not None:
                 batch.numbers[alert.incident_id] = number
     results = [_one(session, settings, integration, s, now, batch) for s in signals]
+    for key, met in batch.alerts.items():
+        if met is not None and met.open_key == key:
+            known[(integration.id, key)] = met
     if not heard:
         return results
     if _heard(integration, now) and not any(s.dedup_key == HEARTBEAT_KEY for s in signals):

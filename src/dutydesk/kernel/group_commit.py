@@ -35,13 +35,43 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from dutydesk.db import Database
 
 T = TypeVar("T")
 _STOP = object()
+# session.info key: every row loaded in a batch's session, held until the batch ends. The
+# identity map is weak, so without this each job would load the same caller, group,
+# integration or policy again; with it the second job finds them in the identity map. A
+# job rolled back to its savepoint expires what it changed, so nothing stale is served. A
+# bulk UPDATE/DELETE that may bypass the identity map lets go of them all: from then on the
+# batch behaves as it would without pinning.
+PINNED = "dutydesk.group_commit.pinned"
+
+
+@event.listens_for(Session, "loaded_as_persistent")
+def _pin_loaded(session: Session, instance: object) -> None:
+    pinned: list[object] | None = session.info.get(PINNED)
+    if pinned is not None:
+        pinned.append(instance)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _unpin_on_bulk_write(state: ORMExecuteState) -> None:
+    """An UPDATE/DELETE statement that may leave loaded rows stale lets go of the pins: a
+    Core statement on the table of a pinned row, or an ORM one that does not synchronize
+    the session. (ORM statements that synchronize keep the loaded rows current.)"""
+    pinned: list[object] | None = state.session.info.get(PINNED)
+    if not pinned or not (state.is_update or state.is_delete):
+        return
+    if state.is_orm_statement and state.execution_options.get("synchronize_session") is not False:
+        return
+    name = getattr(getattr(state.statement, "table", None), "name", None)  # ORM: annotated
+    if any(getattr(getattr(type(row), "__table__", None), "name", None) == name for row in pinned):
+        pinned.clear()
 
 
 @dataclass
@@ -153,6 +183,7 @@ class GroupCommit:
         else:
             try:
                 with self.db.write_sessions() as session:
+                    session.info[PINNED] = []
                     for job in batch:
                         savepoint = session.begin_nested()
                         try:

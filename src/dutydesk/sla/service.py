@@ -26,7 +26,7 @@ from dutydesk.incidents import history
 from dutydesk.incidents.lifecycle import OPEN, Status
 from dutydesk.kernel import clock
 from dutydesk.kernel.errors import Conflict, InvalidInput, NotFound
-from dutydesk.kernel.persistence import flush_unique
+from dutydesk.kernel.persistence import flush_unique, transaction_scoped
 from dutydesk.models import (
     Customer,
     Incident,
@@ -43,6 +43,9 @@ from dutydesk.sla.calendar import Calendar, CalendarError, calendar_from_config
 CALENDARS = "dutydesk.sla.calendars"  # session.info caches, per transaction
 POLICIES = "dutydesk.sla.policies"
 OLAS = "dutydesk.sla.olas"
+# Incidents created in this transaction -> their clocks (every one of them, since none can
+# exist in the database yet): the response of a create is answered without a query.
+FRESH = transaction_scoped("dutydesk.sla.fresh")
 STOPPED = frozenset({Status.resolved, Status.closed})
 DEFAULT_CALENDAR_ID = 1  # the 24x7 calendar the migration seeds
 
@@ -82,6 +85,11 @@ def active_olas(session: Session) -> list[OlaPolicy]:
     return cached
 
 
+def created_here(session: Session, incident: Incident) -> bool:
+    """Was the incident logged in this transaction (so everything it has was written here)?"""
+    return incident in session.info.get(FRESH, {})
+
+
 def forget_cached(session: Session) -> None:
     for key in (CALENDARS, POLICIES, OLAS):
         session.info.pop(key, None)
@@ -104,6 +112,9 @@ def ola_for(session: Session, group_id: int, priority: int) -> OlaPolicy | None:
 
 
 def clocks_of(session: Session, incident: Incident) -> list[SlaClock]:
+    fresh: dict[Incident, list[SlaClock]] = session.info.get(FRESH, {})
+    if incident in fresh:
+        return list(fresh[incident])
     if incident.id is None:
         return []
     return list(
@@ -279,7 +290,7 @@ def _sync_clocks(
     policy = policy_for(session, incident)
     pauses = frozenset(json.loads(policy.pause_states))
     warns = list(json.loads(policy.warn_percents))
-    rows = clocks_of(session, incident)
+    rows = _live_rows(session, incident)
     by_kind = {r.kind: r for r in rows if r.kind != "ola"}
 
     response = by_kind.get("response")
@@ -331,7 +342,19 @@ def _sync_clocks(
     sla_rows = [r for r in (response, resolution) if r is not None]
     timed = {r.kind: (calendar_of(session, r.calendar_id), as_clock(r)) for r in sla_rows}
     escalation_schedule.reschedule(session, incident, timed)
-    return rows
+    return list(rows)
+
+
+def _live_rows(session: Session, incident: Incident) -> list[SlaClock]:
+    """The incident's clocks; for an incident created in this transaction, the list kept in
+    ``FRESH`` itself, so the clocks started now are appended to it."""
+    fresh: dict[Incident, list[SlaClock]] = session.info.setdefault(FRESH, {})
+    if incident in fresh:
+        return fresh[incident]
+    if incident.id is None:  # new: no clock of it can be in the database
+        fresh[incident] = []
+        return fresh[incident]
+    return clocks_of(session, incident)
 
 
 def _running_due(row: SlaClock | None) -> datetime | None:
