@@ -101,6 +101,10 @@ class ParsedMail:
     attachments: tuple[MailAttachment, ...] = ()
     dropped: tuple[str, ...] = field(default=())  # attachments over the limits, with why
     body_hash: str = ""
+    # Message-IDs of mail enclosed whole or as headers (message/rfc822, text/rfc822-headers):
+    # in a delivery report, the message that bounced.
+    enclosed_ids: tuple[str, ...] = ()
+    delivery_status: str = ""  # a delivery report's action, status and diagnostic, one line
 
     @property
     def key(self) -> str:
@@ -274,6 +278,38 @@ def _walk(msg: Message, limits: Limits, depth: int = 0) -> list[Message]:
     return parts
 
 
+_HEADER_MSGID = re.compile(r"(?im)^message-id:[ \t]*(<[^<>\s]{1,250}>)")
+_STATUS_FIELDS = ("action", "status", "diagnostic-code")
+
+
+def _enclosed(part: Message, ctype: str) -> tuple[list[str], list[str]]:
+    """(Message-IDs, delivery-status words) a report part carries; nothing for other parts."""
+    if ctype in ("message/rfc822", "message/global"):
+        inner = part.get_payload()
+        subs = inner if isinstance(inner, list) else []
+        return [m.group(1) for s in subs for m in _HEADER_MSGID.finditer(_head_text(s))], []
+    if ctype in ("text/rfc822-headers", "message/rfc822-headers"):
+        text = decode_bytes(_payload_bytes(part), None)
+        return [m.group(1) for m in _HEADER_MSGID.finditer(text)], []
+    if ctype in ("message/delivery-status", "message/global-delivery-status"):
+        blocks = part.get_payload()
+        found = [
+            one_line(str(block.get(name, "")))[:200]
+            for block in (blocks if isinstance(blocks, list) else [])
+            if isinstance(block, Message)
+            for name in _STATUS_FIELDS
+            if block.get(name)
+        ]
+        return [], found
+    return [], []
+
+
+def _head_text(sub: object) -> str:
+    if not isinstance(sub, Message):
+        return ""
+    return "\n".join(f"{k}: {v}" for k, v in sub.raw_items())
+
+
 def _payload_bytes(part: Message) -> bytes:
     data = part.get_payload(decode=True)
     if isinstance(data, bytes):
@@ -346,10 +382,15 @@ def parse(raw: bytes, limits: Limits | None = None) -> ParsedMail:
     markup: list[str] = []
     attachments: list[MailAttachment] = []
     dropped: list[str] = []
+    enclosed: list[str] = []
+    status: list[str] = []
     for part in _walk(msg, limits):
+        ctype = part.get_content_type()
+        ids_in, status_in = _enclosed(part, ctype)
+        enclosed += ids_in
+        status += status_in
         if part.is_multipart():
             continue
-        ctype = part.get_content_type()
         disposition = (part.get_content_disposition() or "").lower()
         filename = _filename(part)
         if ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename:
@@ -358,6 +399,8 @@ def parse(raw: bytes, limits: Limits | None = None) -> ParsedMail:
             continue
         if ctype == "message/rfc822" or (ctype.startswith("message/") and not filename):
             continue  # an attached mail's parts are walked above
+        if ctype == "text/rfc822-headers":
+            continue  # a delivery report's copy of the headers: read above
         data = _payload_bytes(part)
         label = filename or f"attachment-{len(attachments) + len(dropped) + 1}"
         if not data:
@@ -399,6 +442,8 @@ def parse(raw: bytes, limits: Limits | None = None) -> ParsedMail:
         attachments=tuple(attachments),
         dropped=tuple(dropped),
         body_hash=_content_hash(sender, headers.get("date", []), subject, body),
+        enclosed_ids=tuple(dict.fromkeys(enclosed))[:20],
+        delivery_status=" ".join(status)[:500],
     )
 
 
