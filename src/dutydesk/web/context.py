@@ -61,9 +61,7 @@ def cookie_secure(request: Request, settings: Settings) -> bool:
     return request.url.scheme == "https" or settings.public_base_url.startswith("https://")
 
 
-def set_session_cookie(
-    response: Response, request: Request, settings: Settings, token: str
-) -> None:
+def set_session_cookie(response: Response, request: Request, settings: Settings, token: str) -> None:
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -151,9 +149,7 @@ class WebUser:
         return await self.runtime.writes().run(job)
 
 
-def _resolve(
-    runtime: Runtime, token: str, request_id: str
-) -> tuple[sessions.Resumed, Actor] | None:
+def _resolve(runtime: Runtime, token: str, request_id: str) -> tuple[sessions.Resumed, Actor] | None:
     with runtime.db.unit_of_work(write=False) as session:
         resumed = sessions.resume(session, runtime.settings, token)
         if resumed is None:

@@ -57,7 +57,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_password_reset")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_password_reset_token_hash")),
     )
-    op.create_index(op.f("ix_password_reset_user_id"), "password_reset", ["user_id"], unique=False)
+    op.create_index(
+        op.f("ix_password_reset_user_id"), "password_reset", ["user_id"], unique=False
+    )
     op.create_table(
         "saved_filter",
         sa.Column("id", sa.Integer(), nullable=False),
