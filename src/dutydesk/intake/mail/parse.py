@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import html
 import re
+import time
 from dataclasses import dataclass, field
 from email import policy
 from email.header import decode_header, make_header
@@ -72,6 +73,9 @@ class Limits:
     max_attachments: int = 20
     max_attachment_bytes: int = 10 * 1024 * 1024
     max_text_chars: int = 200_000
+    # Wall-clock budget of one parse (M5: hostile mail parses in at most 10 s). Checked
+    # between stages and parts; the size, header, part and depth limits keep each stage short.
+    max_seconds: float = 10.0
 
 
 class MailError(ValueError):
@@ -262,6 +266,18 @@ def trim_reply(text: str) -> str:
     return kept or text.strip()
 
 
+class _Budget:
+    """The parse's time budget (elapsed time, so the monotonic clock, not kernel.clock)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+
+    def check(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise MailError(f"parsing took longer than {self.seconds:g} s")
+
+
 def _walk(msg: Message, limits: Limits, depth: int = 0) -> list[Message]:
     if depth > limits.max_depth:
         raise MailError(f"MIME nesting deeper than {limits.max_depth} levels")
@@ -363,10 +379,16 @@ def parse(raw: bytes, limits: Limits | None = None) -> ParsedMail:
     head = raw if head_end < 0 else raw[:head_end]
     if head.count(b"\n") > limits.max_headers * 4:
         raise MailError(f"more than {limits.max_headers} header lines")
+    if raw.lower().count(b"multipart/") > limits.max_parts:
+        # each nested multipart declares itself: refuse deep or wide trees before the
+        # standard library's recursive parser spends seconds on them
+        raise MailError(f"more than {limits.max_parts} MIME parts")
+    budget = _Budget(limits.max_seconds)
     try:
         msg = BytesParser(policy=policy.default).parsebytes(raw)
     except Exception as exc:  # the parser is lenient; this is a last line of defence
         raise MailError(f"unparseable message: {exc.__class__.__name__}") from exc
+    budget.check()
     if len(msg.keys()) > limits.max_headers:
         raise MailError(f"more than {limits.max_headers} headers")
     if not msg.keys():
@@ -385,6 +407,7 @@ def parse(raw: bytes, limits: Limits | None = None) -> ParsedMail:
     enclosed: list[str] = []
     status: list[str] = []
     for part in _walk(msg, limits):
+        budget.check()
         ctype = part.get_content_type()
         ids_in, status_in = _enclosed(part, ctype)
         enclosed += ids_in
@@ -412,6 +435,7 @@ def parse(raw: bytes, limits: Limits | None = None) -> ParsedMail:
         else:
             attachments.append(MailAttachment(label, ctype, data))
     subject = one_line(" ".join(headers.get("subject", [])))[:500]
+    budget.check()
     if plain:
         body = "\n\n".join(p.replace("\r\n", "\n").replace("\r", "\n").strip() for p in plain)
         reply = trim_reply(body)
@@ -423,6 +447,7 @@ def parse(raw: bytes, limits: Limits | None = None) -> ParsedMail:
         reply = reply or body
     else:
         body = reply = ""
+    budget.check()
     if FORWARD_RE.match(subject):
         reply = body  # a forward's quoted part is what the sender wants us to read
     body = body.replace("\x00", "")[: limits.max_text_chars]
