@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, given
