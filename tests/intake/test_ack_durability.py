@@ -51,9 +51,7 @@ def stored(db: Database) -> tuple[Counter[str], dict[str, int]]:
     return Counter({k: int(n) for k, n, _ in rows}), {k: int(o or 0) for k, _, o in rows}
 
 
-def test_no_acknowledged_event_is_lost_across_20_kill_9(
-    fresh_db: Database, tmp_path: Path
-) -> None:
+def test_no_acknowledged_event_is_lost_across_20_kill_9(fresh_db: Database, tmp_path: Path) -> None:
     make_cast(fresh_db)  # the E-mail service the events name
     _, token = make_integration(fresh_db, correlation_seconds=0)
     url = fresh_db.engine.url.render_as_string(hide_password=False)
