@@ -17,6 +17,7 @@ from pathlib import Path
 
 DUTYDESK = str(Path(sys.executable).parent / "dutydesk")
 HOST = "127.0.0.1"
+SERVE = [DUTYDESK, "serve", "--no-worker", "--host", HOST, "--log-level", "warning"]
 
 
 def free_port() -> int:
@@ -37,8 +38,7 @@ class LiveServer:
     def start(self, timeout: float = 60) -> None:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [DUTYDESK, "serve", "--no-worker", "--host", HOST, "--port", str(self.port)]
-                + ["--log-level", "warning"],
+                [*SERVE, "--port", str(self.port)],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
