@@ -4,7 +4,6 @@ force keeps suppressing; a moved or deleted window moves its release."""
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,7 +17,7 @@ from dutydesk.intake.schemas import MaintenanceWindowCreate, MaintenanceWindowPa
 from dutydesk.kernel import clock
 from dutydesk.models import Alert, Incident, IncidentEvent, MaintenanceWindow
 from tests.factories import make_cast
-from tests.intake.helpers import alerts, fire, make_integration, resolve, send
+from tests.intake.helpers import alerts, at_once, fire, make_integration, resolve, send
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -137,23 +136,7 @@ def test_several_workers_release_a_window_exactly_once(
         keys = [f"k{n}" for n in range(20)]
         send(fresh_db, settings, iid, *(fire(k, service="E-mail") for k in keys[:10]))
         send(fresh_db, settings, iid, *(fire(k, ci="mail01") for k in keys[10:]))
-    start = threading.Barrier(4)
-    done: list[int] = []
-    errors: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            start.wait()
-            done.append(jobs.check_due(fresh_db, settings, T0 + 2 * HOUR).done)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not errors, errors
+    done = at_once(lambda: jobs.check_due(fresh_db, settings, T0 + 2 * HOUR).done)
     assert sorted(done) == [0, 0, 0, 1]
     with fresh_db.unit_of_work(write=False) as s:
         placed = s.scalars(select(Alert.incident_id).where(Alert.integration_id == iid)).all()
