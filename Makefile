@@ -55,6 +55,7 @@ bench: install
 	$(BIN)/python bench/worker.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/reports.py
+	DUTYDESK_MAIL_FUZZ=10000 $(BIN)/pytest tests/intake/mail/test_hostile.py -q -s -k mutated
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

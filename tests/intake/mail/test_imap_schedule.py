@@ -66,10 +66,12 @@ def test_polls_only_when_due(db: Database, settings: Settings, fake: FakeImap) -
         state = s.get(MailboxState, imap.mailbox_name(config))
         assert state is not None and state.uid_validity == 7
         assert state.next_poll_at == T0 + timedelta(seconds=120)
+    imap.poll_mailbox(db, config, T0 + timedelta(seconds=61), force=True)  # dutydesk mail poll
+    assert fake.logins == 3
     every_round = imap_settings(settings, 0)
     imap.poll_mailbox(db, every_round, T0 + timedelta(seconds=120))
     imap.poll_mailbox(db, every_round, T0 + timedelta(seconds=120))
-    assert fake.logins == 4
+    assert fake.logins == 5
 
 
 def test_several_workers_poll_once_per_interval(

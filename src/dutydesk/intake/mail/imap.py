@@ -121,14 +121,16 @@ def _settle(client: Any, settings: Settings, uids: list[int]) -> None:
         client.add_flags(uids, [FLAG])
 
 
-def poll_mailbox(db: Database, settings: Settings, now: datetime) -> JobRun:
-    """One pass over the folder: every message after the stored UID, oldest first."""
+def poll_mailbox(db: Database, settings: Settings, now: datetime, *, force: bool = False) -> JobRun:
+    """One pass over the folder when due (or `force`d: `dutydesk mail poll`): every message
+    after the stored UID, oldest first."""
     if not settings.mail_in_imap_host:
         return JobRun()
     mailbox = mailbox_name(settings)
-    with db.unit_of_work() as session:
-        if not claim_poll(session, mailbox, now, settings.mail_in_imap_poll_seconds):
-            return JobRun()
+    if not force:
+        with db.unit_of_work() as session:
+            if not claim_poll(session, mailbox, now, settings.mail_in_imap_poll_seconds):
+                return JobRun()
     done, lag = 0, 0.0
     with connect(settings) as client:
         info = client.select_folder(settings.mail_in_imap_folder)
