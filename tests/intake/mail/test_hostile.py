@@ -209,3 +209,16 @@ def test_the_parse_time_limit_is_enforced() -> None:
         assert "longer than 0 s" in str(exc)
     else:
         raise AssertionError("the time limit was not checked")
+
+
+def test_a_nul_in_the_message_id_of_unparseable_mail_is_not_stored(world: World) -> None:
+    """Found by the 10,000-message run on PostgreSQL (seed 20261206, message 7098): the key
+    of mail that does not parse came from the raw header and kept a NUL byte."""
+    raw = b"Message-ID: <n\x00\x00id@x.example>\r\n" + b"X-H: v\r\n" * 5000 + b"\r\nbody\r\n"
+    result = world.ingest(raw)
+    assert result.outcome == Outcome.quarantined
+    with world.db.unit_of_work(write=False) as s:
+        record = s.get(MailMessage, result.record_id)
+        assert record is not None and "\x00" not in record.message_key
+        held = s.get(MailQuarantine, record.quarantine_id)
+        assert held is not None and held.raw == raw

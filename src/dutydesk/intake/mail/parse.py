@@ -364,7 +364,8 @@ def _content_hash(sender: str, date: list[str], subject: str, body: str) -> str:
 def raw_key(raw: bytes) -> str:
     """A key for mail that cannot be parsed: its Message-ID if one is visible, else a hash."""
     head = raw[:65536].split(b"\n\n", 1)[0].decode("latin-1")
-    found = re.search(r"(?im)^message-id:\s*(<[^<>\s]{1,250}>)", head)
+    # no control characters: the key is stored as text (PostgreSQL refuses NUL)
+    found = re.search(r"(?im)^message-id:[ \t]*(<[^<>\s\x00-\x1f\x7f]{1,250}>)", head)
     return found.group(1) if found else f"sha256:{hashlib.sha256(raw).hexdigest()}"
 
 

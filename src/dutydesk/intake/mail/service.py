@@ -87,7 +87,7 @@ def ingest_mail(session: Session, settings: Settings, mailbox: str, raw: bytes) 
         mail, key, problem = None, raw_key(raw), str(exc)
     except Exception as exc:  # hostile input must never stop the transport
         mail, key, problem = None, raw_key(raw), f"the parser failed: {exc.__class__.__name__}"
-    key = key[:255]
+    key = key.replace("\x00", "")[:255]  # PostgreSQL text refuses NUL
     record = MailMessage(
         mailbox=mailbox,
         message_key=key,
@@ -153,7 +153,7 @@ def _finish(
     record: MailMessage, outcome: Outcome, incident: Incident | None, reason: str
 ) -> MailOutcome:
     record.outcome = outcome.value
-    record.reason = reason[:2000]
+    record.reason = reason.replace("\x00", "")[:2000]  # exception texts may quote the mail
     record.incident_id = incident.id if incident is not None else None
     return MailOutcome(
         outcome, incident.number if incident is not None else None, record.id, reason
@@ -174,7 +174,7 @@ def _quarantine(
             created_at=clock.now(),
         )
         session.add(entry)
-    entry.reason = reason[:2000]
+    entry.reason = reason.replace("\x00", "")[:2000]
     entry.state = "held"
     session.flush()
     record.quarantine_id = entry.id
