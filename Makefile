@@ -51,6 +51,7 @@ bench: install
 	$(BIN)/python bench/triage.py
 	$(BIN)/python bench/routing.py
 	$(BIN)/python bench/pages.py
+	DUTYDESK_MAIL_FUZZ=10000 $(BIN)/pytest tests/intake/mail/test_hostile.py -q -s -k mutated
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

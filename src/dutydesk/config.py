@@ -192,6 +192,12 @@ class Settings(BaseSettings):
         description="Folder processed mail is moved to after its commit; empty: it is "
         "flagged \\Seen and left in place.",
     )
+    mail_in_imap_poll_seconds: float = Field(
+        60,
+        ge=0,
+        description="Seconds between two IMAP polls of the mailbox (the due time is kept in "
+        "the database, so several workers poll it once per interval); 0: every worker round.",
+    )
     mail_in_imap_batch: int = Field(
         50, ge=1, le=1000, description="Messages fetched per IMAP round trip."
     )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 
@@ -17,6 +19,7 @@ from dutydesk.intake.signals import EventAction, Signal
 from dutydesk.models import Alert, Incident, IncidentEvent, Integration
 
 PAYLOADS = Path(__file__).parent / "payloads"
+T = TypeVar("T")
 
 
 def payload(name: str) -> Any:
@@ -73,3 +76,27 @@ def incident(db: Database, number: str) -> tuple[str, list[tuple[str, str | None
             .order_by(IncidentEvent.seq)
         ).all()
         return found.state, [(k, r) for k, r in events]
+
+
+def at_once(work: Callable[[], T], workers: int = 4) -> list[T]:
+    """Run `work` in `workers` threads released together (several worker processes due at
+    the same instant); their results, or the first error raised."""
+    start = threading.Barrier(workers)
+    results: list[T] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            start.wait()
+            results.append(work())
+        except BaseException as exc:  # re-raised below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    if errors:
+        raise errors[0]
+    return results

@@ -227,6 +227,7 @@ def test_admin_integrations_and_windows(client: TestClient, cast: Any) -> None:
     }
     r = client.post("/api/v1/admin/maintenance-windows", json=window, headers=bob)
     assert r.status_code == 201, r.text
+    assert r.json()["release_at"] == window["ends_at"]  # when the worker releases its alerts
     wid = r.json()["id"]
     backwards = {**window, "ends_at": "2026-11-23T21:00:00Z"}
     r = client.post("/api/v1/admin/maintenance-windows", json=backwards, headers=bob)

@@ -59,5 +59,5 @@ def poll() -> None:
     config = settings()
     if not config.mail_in_imap_host:
         raise fail("DUTYDESK_MAIL_IN_IMAP_HOST is not set")
-    run = poll_mailbox(database(), config, clock.now())
+    run = poll_mailbox(database(), config, clock.now(), force=True)  # now, whatever is due
     out.print(f"{run.done} messages ingested")

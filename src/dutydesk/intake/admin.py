@@ -156,6 +156,7 @@ def create_window(
     window = MaintenanceWindow(
         **data.model_dump(), created_by=actor.name[:200], created_at=clock.now()
     )
+    window.release_at = window.ends_at  # the worker releases what still fires then
     session.add(window)
     session.flush()
     return window
@@ -174,6 +175,8 @@ def update_window(
         )
     for name, value in values.items():
         setattr(window, name, value)
+    if "ends_at" in values:
+        window.release_at = window.ends_at  # a moved end moves (or re-arms) the release
     return window
 
 
@@ -188,3 +191,4 @@ def delete_window(session: Session, actor: Actor, window: MaintenanceWindow) -> 
     now = clock.now()
     window.ends_at = min(window.ends_at, now)
     window.starts_at = min(window.starts_at, window.ends_at - timedelta(microseconds=1))
+    window.release_at = window.ends_at

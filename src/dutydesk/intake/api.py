@@ -110,9 +110,12 @@ def _bearer(request: Request) -> str:
     return credentials.strip()
 
 
-async def _json(request: Request, limit: int | None = None) -> Any:
+async def _json(request: Request, *, batch_allowed: bool = False) -> Any:
+    """The JSON body; one event (or one Alertmanager group) may not exceed 512 KB, the
+    PagerDuty limit. A batch (a JSON array) is bounded by the app's max_body_bytes."""
     body = await request.body()
-    if limit is not None and len(body) > limit:
+    limit = pagerduty.MAX_BYTES
+    if len(body) > limit and not (batch_allowed and body.lstrip().startswith(b"[")):
         raise PayloadTooLarge(f"the event is larger than {limit} bytes")
     try:
         return json.loads(body)
@@ -153,7 +156,7 @@ def _result(done: service.Ingested) -> EventResult:
 )
 async def post_events(request: Request, api: Api) -> EventResult | EventBatchResult:
     token = _bearer(request)
-    body = await _json(request)
+    body = await _json(request, batch_allowed=True)
     items = body if isinstance(body, list) else [body]
     if isinstance(body, list) and not 1 <= len(body) <= MAX_BATCH:
         raise InvalidInput(

@@ -7,6 +7,12 @@ instant its next event is due. Due integrations are claimed by compare-and-set
 winner ingests a synthetic trigger under the key ``dutydesk:heartbeat`` in the same
 transaction, so the alert opens exactly once. The next real event resolves it (and sets the
 schedule again).
+
+Maintenance windows: ``release_at`` is the window's end (NULL once released). The worker
+claims an ended window the same way and, in the claiming transaction, releases the alerts it
+suppressed that still fire (``service.release``, ALR-MW): each opens an incident, joins one
+opened by an alert of the same window on the same service/CI, or correlates as a new alert
+would. So a window's end is handled exactly once, whatever the number of workers.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from dutydesk.db import Database
 from dutydesk.intake import service
 from dutydesk.intake.signals import EventAction, Signal
 from dutydesk.kernel import schedule
-from dutydesk.models import Alert, Incident, Integration
+from dutydesk.models import Alert, Incident, Integration, MaintenanceWindow
 from dutydesk.worker import JobRun
 
 
@@ -86,9 +92,57 @@ def calm_flapping(session: Session, settings: Settings, now: datetime, limit: in
     return done
 
 
+def _same_scope(a: Alert, b: Alert) -> bool:
+    """The correlation rule (same CI or same service, by catalog id, else by name)."""
+    same_ci = (a.ci_id is not None and a.ci_id == b.ci_id) or (
+        a.ci_id is None and a.ci_name is not None and a.ci_name == b.ci_name
+    )
+    same_service = (a.service_id is not None and a.service_id == b.service_id) or (
+        a.service_id is None and a.service_name is not None and a.service_name == b.service_name
+    )
+    return same_ci or same_service
+
+
+def release_window(session: Session, settings: Settings, window_id: int, now: datetime) -> int:
+    """Release the still-firing alerts of a claimed window; the number released."""
+    window = session.get(MaintenanceWindow, window_id)
+    if window is None:
+        return 0
+    rows = session.execute(
+        select(Alert, Integration)
+        .join(Integration, Integration.id == Alert.integration_id)
+        .where(
+            Alert.suppressed_by_id == window.id,
+            Alert.open_key.is_not(None),
+            Alert.incident_id.is_(None),
+        )
+        .order_by(Alert.id)
+        .with_for_update(of=Alert)
+    ).all()
+    placed: list[tuple[Alert, Incident]] = []
+    for alert, integration in rows:
+        joined = next(
+            (
+                incident
+                for other, incident in placed
+                if other.integration_id == alert.integration_id
+                and incident.state in service.OPEN_STATES
+                and _same_scope(alert, other)
+            ),
+            None,
+        )
+        service.release(session, settings, integration, alert, window, now, joined=joined)
+        if alert.incident_id is not None:
+            incident = session.get(Incident, alert.incident_id)
+            if incident is not None:
+                placed.append((alert, incident))
+    return len(rows)
+
+
 def check_due(db: Database, settings: Settings, now: datetime) -> JobRun:
     with db.unit_of_work(write=False) as session:
         due = due_heartbeats(session, now, settings.worker_batch)
+        ended = schedule.due(session, MaintenanceWindow.release_at, now, settings.worker_batch)
         flapping = session.scalar(select(Alert.id).where(Alert.flapping.is_(True)).limit(1))
     done, lag = 0, 0.0
     if due:
@@ -99,6 +153,13 @@ def check_due(db: Database, settings: Settings, now: datetime) -> JobRun:
                 fire_heartbeat(session, settings, integration_id, now)
                 done += 1
                 lag = max(lag, (now - seen).total_seconds())
+    for window_id, seen in ended:
+        with db.unit_of_work() as session:  # one window per transaction: its alerts together
+            if not schedule.claim(session, MaintenanceWindow.release_at, window_id, seen):
+                continue
+            release_window(session, settings, window_id, now)
+            done += 1
+            lag = max(lag, (now - seen).total_seconds())
     if flapping is not None:
         with db.unit_of_work() as session:
             done += calm_flapping(session, settings, now, settings.worker_batch)

@@ -195,3 +195,5 @@ class MaintenanceWindowRead(Output):
     reason: str
     created_by: str
     created_at: datetime
+    # When the worker releases the alerts still firing at the end (null once released).
+    release_at: datetime | None = None

@@ -546,3 +546,44 @@ def _number(session: Session, incident_id: int | None, batch: _Batch) -> str | N
         number = session.scalar(select(Incident.number).where(Incident.id == incident_id))
         batch.numbers[incident_id] = number or ""
     return batch.numbers[incident_id] or None
+
+
+def release(
+    session: Session,
+    settings: Settings,
+    integration: Integration,
+    alert: Alert,
+    window: MaintenanceWindow,
+    now: datetime,
+    *,
+    joined: Incident | None = None,
+) -> Ingested:
+    """A suppressed alert that still fires when its maintenance window ends (ALR-MW): another
+    window in force suppresses it again; otherwise it joins `joined` (an incident an alert of
+    the same window opened a moment ago) or a correlated open incident, or opens one."""
+    key = alert.dedup_key
+    other = _maintenance(session, integration, alert, now)
+    if other is not None:
+        alert.suppressed_by_id = other.id
+        return Ingested(Outcome.suppressed, key, alert.id)
+    target = joined or _correlated(session, integration, alert, now)
+    outcome = Outcome.correlated
+    if target is None:
+        service = session.get(Service, alert.service_id) if alert.service_id else None
+        ci = session.get(ConfigurationItem, alert.ci_id) if alert.ci_id else None
+        target = _open_incident(session, settings, integration, alert, service, ci)
+        outcome = Outcome.created
+    if target is None:
+        return Ingested(outcome, key, alert.id)
+    alert.incident_id = target.id
+    history.record(
+        session,
+        target,
+        integration_actor(integration),
+        "alert_released",
+        field=f"alert.{alert.id}",
+        new=_alert_view(alert),
+        reason=f"maintenance window {window.name!r} ended while the alert still fired",
+        rule_id="ALR-MW",
+    )
+    return Ingested(outcome, key, alert.id, target.number)

@@ -140,3 +140,15 @@ class MaintenanceWindow(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The worker's schedule: when the window's end must release the alerts it suppressed
+    # that still fire (ends_at until claimed, then NULL; a moved end moves it back).
+    release_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    __table_args__ = (
+        Index(
+            "ix_maintenance_window_release_at",
+            "release_at",
+            postgresql_where=text("release_at IS NOT NULL"),
+            sqlite_where=text("release_at IS NOT NULL"),
+        ),
+    )

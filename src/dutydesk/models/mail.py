@@ -74,6 +74,9 @@ class MailboxState(Base):
     uid_validity: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The poll schedule: the worker connects only once this has passed (claimed by
+    # compare-and-set, so several workers poll a mailbox once per interval).
+    next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class MailSenderWindow(Base):

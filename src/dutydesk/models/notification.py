@@ -82,6 +82,7 @@ class Notification(Base):
             postgresql_where=text("next_attempt_at IS NOT NULL"),
         ),
         Index("ix_notification_state_id", "state", "id"),
+        Index("ix_notification_message_id", "message_id"),  # bounces name it
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -96,9 +97,11 @@ class Notification(Base):
     body: Mapped[str] = mapped_column(Text)
     message_id: Mapped[str] = mapped_column(String(250))  # fixed at creation: retries reuse it
     in_reply_to: Mapped[str | None] = mapped_column(String(250), nullable=True)
-    state: Mapped[str] = mapped_column(String(12))  # pending | sent | dead | cancelled
+    # pending | sent | dead | cancelled | bounced (sent, then a delivery report came back)
+    state: Mapped[str] = mapped_column(String(12))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

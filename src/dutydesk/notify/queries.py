@@ -33,7 +33,7 @@ from dutydesk.notify.templates import (
 
 STAFF_ROLES = tuple(sorted(role.value for role in STAFF))
 
-STATES = ("pending", "sent", "dead", "cancelled")
+STATES = ("pending", "sent", "dead", "cancelled", "bounced")
 _OUTBOX_ORDER: list[tuple[InstrumentedAttribute[Any], bool]] = [(Notification.id, True)]
 
 

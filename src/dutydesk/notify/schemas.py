@@ -111,6 +111,7 @@ class NotificationRead(Output):
     last_error: str | None
     created_at: datetime
     sent_at: datetime | None
+    bounced_at: datetime | None = None
 
 
 class NotificationList(Output):

@@ -60,6 +60,7 @@ class Imap:
             "mail_in_imap_security": "none",
             "mail_in_imap_username": USER,
             "mail_in_imap_password": PASSWORD,
+            "mail_in_imap_poll_seconds": 0,  # every call polls (the schedule has its own test)
             **extra,
         }
 

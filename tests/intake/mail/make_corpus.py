@@ -559,6 +559,57 @@ mail(
     "Loop.\n",
     L,
 )
+# --- bounces of our notifications: marked bounced and noted on R, nothing opened ({{NOTE}}
+# is the Message-ID of R's latest e-mail notification)
+BOUNCED = {**L, "bounced": "R"}
+DAEMON = "Mail Delivery System <MAILER-DAEMON@mx.example.com>"
+DSN = 'multipart/report; report-type=delivery-status; boundary="r1"'
+STATUS = (
+    "--r1\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.com\n\n"
+    "Final-Recipient: rfc822; dave@example.com\nAction: failed\nStatus: 5.1.1\n"
+    "Diagnostic-Code: smtp; 550 5.1.1 user unknown\n"
+)
+mail(
+    "dsn_bounce_of_notification",
+    h(DAEMON, "Undelivered Mail Returned to Sender", "<dsn-3@mx.example.com>", ctype=DSN),
+    "--r1\nContent-Type: text/plain\n\nThis is the mail system. Your message bounced.\n"
+    + STATUS
+    + "--r1\nContent-Type: message/rfc822\n\nFrom: DutyDesk <dutydesk@localhost>\n"
+    "To: dave@example.com\nSubject: [{{R}}] Resolved\nMessage-ID: {{NOTE}}\n\n"
+    "Your incident was resolved.\n--r1--\n",
+    BOUNCED,
+)
+mail(
+    "dsn_headers_only_bounce",
+    h(DAEMON, "Delivery Status Notification (Failure)", "<dsn-4@mx.example.com>", ctype=DSN),
+    "--r1\nContent-Type: text/plain\n\nDelivery has failed.\n"
+    + STATUS
+    + "--r1\nContent-Type: text/rfc822-headers\n\nFrom: dutydesk@localhost\n"
+    "Message-ID: {{NOTE}}\nSubject: [{{R}}] Resolved\n--r1--\n",
+    BOUNCED,
+)
+mail(
+    "mailer_daemon_quotes_headers",
+    h("MAILER-DAEMON@old-mx.example.com", "failure notice", "<dsn-5@old-mx.example.com>"),
+    "Hi. This is the qmail-send program.\nI'm afraid I wasn't able to deliver your message.\n\n"
+    "--- Below this line is a copy of the message.\n\nMessage-ID: {{NOTE}}\n"
+    "Subject: [{{R}}] Resolved\n\nYour incident was resolved.\n",
+    BOUNCED,
+)
+mail(
+    "read_receipt_is_not_a_bounce",
+    h(
+        DAVE,
+        "Read: [{{R}}] Resolved",
+        "<mdn-1@example.com>",
+        [("In-Reply-To", "{{NOTE}}")],
+        ctype='multipart/report; report-type=disposition-notification; boundary="r2"',
+    ),
+    "--r2\nContent-Type: text/plain\n\nYour message was read.\n--r2\n"
+    "Content-Type: message/disposition-notification\n\nFinal-Recipient: rfc822; dave@example.com\n"
+    "Disposition: manual-action/MDN-sent-manually; displayed\n--r2--\n",
+    L,
+)
 # --- hostile / broken
 mail("empty_message", None, None, Q, raw=b"")
 mail("binary_garbage", None, None, Q, raw=bytes(range(256)) * 4)

@@ -68,3 +68,31 @@ def test_decode_bytes(data: bytes, label: str | None, text: str) -> None:
 
 def test_trim_keeps_everything_when_nothing_is_quoted() -> None:
     assert trim_reply("Just text.\nTwo lines.") == "Just text.\nTwo lines."
+
+
+def test_bounce_rules_and_the_ids_they_name() -> None:
+    plain = parse(
+        message(
+            "MAILER-DAEMON@mx.example.com",
+            subject="failure notice",
+            body="Could not deliver.\n\n> Message-ID: <abc.INC0000001@desk.example>\n",
+            message_id="<dsn@mx>",
+            headers={"In-Reply-To": "<dsn@mx> <t.INC0000001@desk.example>"},
+        )
+    )
+    assert loops.is_bounce(plain)
+    # the quoted original first, then the report's references; never the report itself
+    assert loops.bounced_ids(plain) == (
+        "<abc.INC0000001@desk.example>",
+        "<t.INC0000001@desk.example>",
+    )
+    report = (
+        "From: dave@example.com\r\nMessage-ID: <mdn@x>\r\nContent-Type: multipart/report; "
+        'report-type={kind}; boundary="r"\r\n\r\n--r\r\nContent-Type: text/plain\r\n\r\n'
+        "about your mail\r\n--r--\r\n"
+    )
+    receipt = parse(report.format(kind="disposition-notification").encode())
+    assert receipt.content_type == "multipart/report"
+    assert loops.is_bounce(parse(report.format(kind="delivery-status").encode()))
+    assert not loops.is_bounce(receipt)
+    assert not loops.is_bounce(parse(message()))

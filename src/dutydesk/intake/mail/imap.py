@@ -7,6 +7,11 @@ transaction did not commit, or finds it already behind the stored UID; a message
 but not yet flagged is flagged at the next poll. When the server's UIDVALIDITY changes, the
 UIDs start again from 1 and the (mailbox, Message-ID) key keeps the re-read messages from
 being imported twice.
+
+The poll schedule is ``mailbox_state.next_poll_at``: a worker connects only when it has
+passed, after moving it ``mail_in_imap_poll_seconds`` ahead with a compare-and-set, so
+several workers poll a mailbox once per interval and a worker round in between costs one
+indexed read, not an IMAP login.
 """
 
 from __future__ import annotations
@@ -15,10 +20,12 @@ import logging
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from imapclient import IMAPClient
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dutydesk.config import Settings
@@ -67,10 +74,41 @@ def _state(session: Session, mailbox: str, validity: int) -> MailboxState:
         )
         session.add(state)
         session.flush()
+    if state.uid_validity is None:  # created by the poll schedule before the first poll
+        state.uid_validity = validity
     if state.uid_validity != validity:
         log.warning("%s: UIDVALIDITY changed; reading from UID 1 again", mailbox)
         state.uid_validity, state.last_uid = validity, 0
     return state
+
+
+def claim_poll(session: Session, mailbox: str, now: datetime, interval: float) -> bool:
+    """True when this caller may poll now: the due time passed and it moved it ahead first."""
+    following = now + timedelta(seconds=interval)
+    state = session.get(MailboxState, mailbox)
+    if state is None:
+        try:
+            with session.begin_nested():
+                session.add(
+                    MailboxState(
+                        mailbox=mailbox, last_uid=0, updated_at=now, next_poll_at=following
+                    )
+                )
+                session.flush()
+        except IntegrityError:  # another worker created it a moment ago: its poll
+            return False
+        return True
+    seen = state.next_poll_at
+    if seen is not None and seen > now:
+        return False
+    due = MailboxState.next_poll_at
+    claimed = session.execute(
+        update(MailboxState)
+        .where(MailboxState.mailbox == mailbox, due.is_(None) if seen is None else due == seen)
+        .values(next_poll_at=following)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(claimed, "rowcount", 0) == 1
 
 
 def _settle(client: Any, settings: Settings, uids: list[int]) -> None:
@@ -83,11 +121,16 @@ def _settle(client: Any, settings: Settings, uids: list[int]) -> None:
         client.add_flags(uids, [FLAG])
 
 
-def poll_mailbox(db: Database, settings: Settings, now: datetime) -> JobRun:
-    """One pass over the folder: every message after the stored UID, oldest first."""
+def poll_mailbox(db: Database, settings: Settings, now: datetime, *, force: bool = False) -> JobRun:
+    """One pass over the folder when due (or `force`d: `dutydesk mail poll`): every message
+    after the stored UID, oldest first."""
     if not settings.mail_in_imap_host:
         return JobRun()
     mailbox = mailbox_name(settings)
+    if not force:
+        with db.unit_of_work() as session:
+            if not claim_poll(session, mailbox, now, settings.mail_in_imap_poll_seconds):
+                return JobRun()
     done, lag = 0, 0.0
     with connect(settings) as client:
         info = client.select_folder(settings.mail_in_imap_folder)
@@ -122,4 +165,4 @@ def poll_mailbox(db: Database, settings: Settings, now: datetime) -> JobRun:
     return JobRun(done=done, lag_seconds=max(lag, 0.0))
 
 
-__all__ = ["connect", "mailbox_name", "poll_mailbox"]
+__all__ = ["claim_poll", "connect", "mailbox_name", "poll_mailbox"]

@@ -7,6 +7,7 @@ opened or answered from such mail; it is recorded as ``ignored_loop``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
@@ -67,6 +68,32 @@ def loop_reason(mail: ParsedMail, own: Iterable[str]) -> str | None:
     if loop_marks & ours:
         return "X-Loop names our own address"
     return None
+
+
+def is_bounce(mail: ParsedMail) -> bool:
+    """A delivery failure report (RFC 3464 or a MAILER-DAEMON/postmaster mail); a read receipt
+    (report-type=disposition-notification) is not one."""
+    if mail.content_type == "multipart/report":
+        return "delivery-status" in _first(mail.headers, "content-type")
+    if any(mail.sender.startswith(prefix) for prefix in BOUNCE_SENDERS):
+        return True
+    return _first(mail.headers, "return-path") == "<>" and "delivery" in mail.subject.lower()
+
+
+_BODY_MSGID = re.compile(r"(?im)^[ \t>]*message-id:[ \t]*(<[^<>\s]{1,250}>)")
+
+
+def bounced_ids(mail: ParsedMail) -> tuple[str, ...]:
+    """Message-IDs that may name the mail that bounced, best first: the enclosed original's,
+    those quoted in the text (plain MAILER-DAEMON bounces), then the report's own references.
+    The report's own Message-ID is never one of them."""
+    found = [
+        *mail.enclosed_ids,
+        *(m.group(1) for m in _BODY_MSGID.finditer(mail.body[:100_000])),
+        *mail.thread_ids,
+    ]
+    own = mail.message_id
+    return tuple(mid for mid in dict.fromkeys(found) if mid != own)[:50]
 
 
 def window_start(now: datetime) -> datetime:

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import html
 import re
+import time
 from dataclasses import dataclass, field
 from email import policy
 from email.header import decode_header, make_header
@@ -72,6 +73,9 @@ class Limits:
     max_attachments: int = 20
     max_attachment_bytes: int = 10 * 1024 * 1024
     max_text_chars: int = 200_000
+    # Wall-clock budget of one parse (M5: hostile mail parses in at most 10 s). Checked
+    # between stages and parts; the size, header, part and depth limits keep each stage short.
+    max_seconds: float = 10.0
 
 
 class MailError(ValueError):
@@ -101,6 +105,10 @@ class ParsedMail:
     attachments: tuple[MailAttachment, ...] = ()
     dropped: tuple[str, ...] = field(default=())  # attachments over the limits, with why
     body_hash: str = ""
+    # Message-IDs of mail enclosed whole or as headers (message/rfc822, text/rfc822-headers):
+    # in a delivery report, the message that bounced.
+    enclosed_ids: tuple[str, ...] = ()
+    delivery_status: str = ""  # a delivery report's action, status and diagnostic, one line
 
     @property
     def key(self) -> str:
@@ -258,6 +266,18 @@ def trim_reply(text: str) -> str:
     return kept or text.strip()
 
 
+class _Budget:
+    """The parse's time budget (elapsed time, so the monotonic clock, not kernel.clock)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+
+    def check(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise MailError(f"parsing took longer than {self.seconds:g} s")
+
+
 def _walk(msg: Message, limits: Limits, depth: int = 0) -> list[Message]:
     if depth > limits.max_depth:
         raise MailError(f"MIME nesting deeper than {limits.max_depth} levels")
@@ -272,6 +292,38 @@ def _walk(msg: Message, limits: Limits, depth: int = 0) -> list[Message]:
                 if len(parts) > limits.max_parts:
                     raise MailError(f"more than {limits.max_parts} MIME parts")
     return parts
+
+
+_HEADER_MSGID = re.compile(r"(?im)^message-id:[ \t]*(<[^<>\s]{1,250}>)")
+_STATUS_FIELDS = ("action", "status", "diagnostic-code")
+
+
+def _enclosed(part: Message, ctype: str) -> tuple[list[str], list[str]]:
+    """(Message-IDs, delivery-status words) a report part carries; nothing for other parts."""
+    if ctype in ("message/rfc822", "message/global"):
+        inner = part.get_payload()
+        subs = inner if isinstance(inner, list) else []
+        return [m.group(1) for s in subs for m in _HEADER_MSGID.finditer(_head_text(s))], []
+    if ctype in ("text/rfc822-headers", "message/rfc822-headers"):
+        text = decode_bytes(_payload_bytes(part), None)
+        return [m.group(1) for m in _HEADER_MSGID.finditer(text)], []
+    if ctype in ("message/delivery-status", "message/global-delivery-status"):
+        blocks = part.get_payload()
+        found = [
+            one_line(str(block.get(name, "")))[:200]
+            for block in (blocks if isinstance(blocks, list) else [])
+            if isinstance(block, Message)
+            for name in _STATUS_FIELDS
+            if block.get(name)
+        ]
+        return [], found
+    return [], []
+
+
+def _head_text(sub: object) -> str:
+    if not isinstance(sub, Message):
+        return ""
+    return "\n".join(f"{k}: {v}" for k, v in sub.raw_items())
 
 
 def _payload_bytes(part: Message) -> bytes:
@@ -312,7 +364,8 @@ def _content_hash(sender: str, date: list[str], subject: str, body: str) -> str:
 def raw_key(raw: bytes) -> str:
     """A key for mail that cannot be parsed: its Message-ID if one is visible, else a hash."""
     head = raw[:65536].split(b"\n\n", 1)[0].decode("latin-1")
-    found = re.search(r"(?im)^message-id:\s*(<[^<>\s]{1,250}>)", head)
+    # no control characters: the key is stored as text (PostgreSQL refuses NUL)
+    found = re.search(r"(?im)^message-id:[ \t]*(<[^<>\s\x00-\x1f\x7f]{1,250}>)", head)
     return found.group(1) if found else f"sha256:{hashlib.sha256(raw).hexdigest()}"
 
 
@@ -327,10 +380,16 @@ def parse(raw: bytes, limits: Limits | None = None) -> ParsedMail:
     head = raw if head_end < 0 else raw[:head_end]
     if head.count(b"\n") > limits.max_headers * 4:
         raise MailError(f"more than {limits.max_headers} header lines")
+    if raw.lower().count(b"multipart/") > limits.max_parts:
+        # each nested multipart declares itself: refuse deep or wide trees before the
+        # standard library's recursive parser spends seconds on them
+        raise MailError(f"more than {limits.max_parts} MIME parts")
+    budget = _Budget(limits.max_seconds)
     try:
         msg = BytesParser(policy=policy.default).parsebytes(raw)
     except Exception as exc:  # the parser is lenient; this is a last line of defence
         raise MailError(f"unparseable message: {exc.__class__.__name__}") from exc
+    budget.check()
     if len(msg.keys()) > limits.max_headers:
         raise MailError(f"more than {limits.max_headers} headers")
     if not msg.keys():
@@ -346,10 +405,16 @@ def parse(raw: bytes, limits: Limits | None = None) -> ParsedMail:
     markup: list[str] = []
     attachments: list[MailAttachment] = []
     dropped: list[str] = []
+    enclosed: list[str] = []
+    status: list[str] = []
     for part in _walk(msg, limits):
+        budget.check()
+        ctype = part.get_content_type()
+        ids_in, status_in = _enclosed(part, ctype)
+        enclosed += ids_in
+        status += status_in
         if part.is_multipart():
             continue
-        ctype = part.get_content_type()
         disposition = (part.get_content_disposition() or "").lower()
         filename = _filename(part)
         if ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename:
@@ -358,6 +423,8 @@ def parse(raw: bytes, limits: Limits | None = None) -> ParsedMail:
             continue
         if ctype == "message/rfc822" or (ctype.startswith("message/") and not filename):
             continue  # an attached mail's parts are walked above
+        if ctype == "text/rfc822-headers":
+            continue  # a delivery report's copy of the headers: read above
         data = _payload_bytes(part)
         label = filename or f"attachment-{len(attachments) + len(dropped) + 1}"
         if not data:
@@ -369,6 +436,7 @@ def parse(raw: bytes, limits: Limits | None = None) -> ParsedMail:
         else:
             attachments.append(MailAttachment(label, ctype, data))
     subject = one_line(" ".join(headers.get("subject", [])))[:500]
+    budget.check()
     if plain:
         body = "\n\n".join(p.replace("\r\n", "\n").replace("\r", "\n").strip() for p in plain)
         reply = trim_reply(body)
@@ -380,6 +448,7 @@ def parse(raw: bytes, limits: Limits | None = None) -> ParsedMail:
         reply = reply or body
     else:
         body = reply = ""
+    budget.check()
     if FORWARD_RE.match(subject):
         reply = body  # a forward's quoted part is what the sender wants us to read
     body = body.replace("\x00", "")[: limits.max_text_chars]
@@ -399,6 +468,8 @@ def parse(raw: bytes, limits: Limits | None = None) -> ParsedMail:
         attachments=tuple(attachments),
         dropped=tuple(dropped),
         body_hash=_content_hash(sender, headers.get("date", []), subject, body),
+        enclosed_ids=tuple(dict.fromkeys(enclosed))[:20],
+        delivery_status=" ".join(status)[:500],
     )
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from dutydesk.access.policy import Actor, can_see_incident, require_admin, system_actor
 from dutydesk.config import Settings
-from dutydesk.incidents import actions, collaboration, rules, service
+from dutydesk.incidents import actions, collaboration, history, rules, service
 from dutydesk.incidents import queries as incidents
 from dutydesk.incidents.lifecycle import Status
 from dutydesk.incidents.schemas import ActionRequest, Channel, IncidentCreate
@@ -87,7 +87,7 @@ def ingest_mail(session: Session, settings: Settings, mailbox: str, raw: bytes) 
         mail, key, problem = None, raw_key(raw), str(exc)
     except Exception as exc:  # hostile input must never stop the transport
         mail, key, problem = None, raw_key(raw), f"the parser failed: {exc.__class__.__name__}"
-    key = key[:255]
+    key = key.replace("\x00", "")[:255]  # PostgreSQL text refuses NUL
     record = MailMessage(
         mailbox=mailbox,
         message_key=key,
@@ -125,6 +125,8 @@ def _process(
     own = loops.own_addresses(settings.mail_from, settings.mail_in_addresses)
     reason = loops.loop_reason(mail, own)
     if reason is not None:
+        if loops.is_bounce(mail):
+            reason += _note_bounce(session, mail)
         return _finish(record, Outcome.ignored_loop, None, reason)
     last_notification = session.scalar(select(func.max(Notification.id))) or 0
     try:
@@ -151,7 +153,7 @@ def _finish(
     record: MailMessage, outcome: Outcome, incident: Incident | None, reason: str
 ) -> MailOutcome:
     record.outcome = outcome.value
-    record.reason = reason[:2000]
+    record.reason = reason.replace("\x00", "")[:2000]  # exception texts may quote the mail
     record.incident_id = incident.id if incident is not None else None
     return MailOutcome(
         outcome, incident.number if incident is not None else None, record.id, reason
@@ -172,11 +174,53 @@ def _quarantine(
             created_at=clock.now(),
         )
         session.add(entry)
-    entry.reason = reason[:2000]
+    entry.reason = reason.replace("\x00", "")[:2000]
     entry.state = "held"
     session.flush()
     record.quarantine_id = entry.id
     return _finish(record, outcome, None, reason)
+
+
+def _note_bounce(session: Session, mail: ParsedMail) -> str:
+    """Mark the notifications a delivery report names as bounced and note it on their
+    incidents (history `notification_bounced`, rule M-BNC); opens and answers nothing."""
+    ids = loops.bounced_ids(mail)
+    if not ids:
+        return ""
+    found = session.scalars(
+        select(Notification)
+        .where(Notification.message_id.in_(ids), Notification.channel == "email")
+        .order_by(Notification.id)
+    ).all()
+    status = mail.delivery_status or "no delivery status given"
+    noted: list[str] = []
+    for note in found:
+        if note.state == "bounced":
+            continue  # a second report of the same bounce
+        note.state = "bounced"
+        note.bounced_at = clock.now()
+        note.next_attempt_at = None
+        note.last_error = f"bounced: {status}"[:2000]
+        incident = session.get(Incident, note.incident_id) if note.incident_id else None
+        if incident is None:
+            noted.append(f"notification {note.id}")
+            continue
+        history.record(
+            session,
+            incident,
+            system_actor("email", "email"),
+            "notification_bounced",
+            field=f"notification.{note.id}",
+            new={
+                "recipient": note.recipient[:254],
+                "message_id": note.message_id,
+                "status": status,
+            },
+            reason=f"the {note.event} mail to {note.recipient[:254]} bounced",
+            rule_id="M-BNC",
+        )
+        noted.append(f"notification {note.id} ({incident.number})")
+    return f"; bounced: {', '.join(noted)}" if noted else ""
 
 
 # ---------------------------------------------------------------- routing
