@@ -56,7 +56,11 @@ def navigation(user: WebUser | None) -> list[NavItem]:
     if user is None:
         return []
     if user.is_staff:
-        return [NavItem("Queues", "/queues"), NavItem("Portal", "/portal")]
+        return [
+            NavItem("Queues", "/queues"),
+            NavItem("Dashboard", "/dashboard"),
+            NavItem("Portal", "/portal"),
+        ]
     return [NavItem("My requests", "/portal")]
 
 
