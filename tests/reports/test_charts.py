@@ -134,3 +134,17 @@ def test_every_text_is_escaped() -> None:
 def test_series_must_match_the_labels() -> None:
     with pytest.raises(ValueError):
         Chart("c", "t", "d", "bars", "count", ("a", "b"), (Series("s", (1.0,)),))
+
+
+def test_tick_labels_are_plain_decimals_never_exponents() -> None:
+    svg = render_svg(chart("lines", "minutes", a=(0.00012, 0.00016)))
+    ticks = re.findall(r'class="chart__tick" x="58"[^>]*>([^<]+)<', svg)
+    assert ticks and all("e" not in t for t in ticks)
+    assert "0.00005" in ticks or "0.00010" in ticks
+    assert re.findall(r'x="58"[^>]*>([^<]+)<', render_svg(chart(a=(0.0, 7.0)))) == [
+        "0",
+        "2",
+        "4",
+        "6",
+        "8",
+    ]

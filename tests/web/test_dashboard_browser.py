@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.web.conftest import Served, axe_violations, screenshot
+from tests.web.conftest import ARTIFACTS, Served, axe_violations, screenshot
 from tests.web.test_portal_browser import api_act
 
 SIZES = {"desktop": (1366, 768), "phone": (390, 844)}
@@ -52,6 +52,9 @@ def test_the_dashboard_fits_breaks_no_csp_rule_and_is_screenshotted(
     assert page.locator("svg.chart").count() == 4
     assert page.evaluate("() => document.documentElement.scrollWidth") <= width
     screenshot(page, f"dashboard-{size}")
+    page.locator(".chart-card").first.screenshot(
+        path=str(ARTIFACTS / f"dashboard-chart-{size}.png")
+    )
     page.goto(f"/dashboard/groups/{resolved.cast.desk.id}")
     assert "Group: Service Desk" in page.inner_text("h1")
     assert page.evaluate("() => document.documentElement.scrollWidth") <= width

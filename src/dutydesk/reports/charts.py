@@ -17,11 +17,11 @@ from typing import Literal
 from markupsafe import Markup
 
 Kind = Literal["bars", "stacked", "lines"]
-Unit = Literal["count", "rate", "hours"]
+Unit = Literal["count", "rate", "hours", "minutes"]
 
 WIDTH = 640
 HEIGHT = 240
-LEFT, RIGHT, TOP, BOTTOM = 52, 12, 12, 40
+LEFT, RIGHT, TOP, BOTTOM = 64, 12, 12, 40
 MAX_X_LABELS = 8
 
 
@@ -81,6 +81,8 @@ def format_value(value: float | None, unit: Unit) -> str:
         return f"{value * 100:.1f} %".replace(".0 %", " %")
     if unit == "hours":
         return f"{value:.1f} h"
+    if unit == "minutes":
+        return f"{value:.1f} min"
     return f"{value:g}"
 
 
@@ -151,20 +153,22 @@ def render_svg(chart: Chart) -> str:
         return "".join(out)
     ticks = nice_ticks(*_extent(chart))
     y = Scale(ticks[0], ticks[-1], plot_bottom, TOP)
+    step = ticks[1] - ticks[0]
     for tick in ticks:
         ty = _attr(y(tick))
         out.append(
             f'<line class="chart__grid" x1="{LEFT}" x2="{plot_right}" y1="{ty}" y2="{ty}"/>'
             f'<text class="chart__tick" x="{LEFT - 6}" y="{ty}" text-anchor="end" '
-            f'dominant-baseline="middle">{escape(_tick_label(tick, chart.unit))}</text>'
+            f'dominant-baseline="middle">{escape(_tick_label(tick, chart.unit, step))}</text>'
         )
     n = len(chart.labels)
     band = (plot_right - LEFT) / n
     every = max(1, math.ceil(n / MAX_X_LABELS))
     for i, label in enumerate(chart.labels):
         if i % every == 0:
+            minor = " chart__tick--minor" if (i // every) % 2 else ""  # hidden on phones
             out.append(
-                f'<text class="chart__tick" x="{_attr(LEFT + band * (i + 0.5))}" '
+                f'<text class="chart__tick{minor}" x="{_attr(LEFT + band * (i + 0.5))}" '
                 f'y="{plot_bottom + 18}" text-anchor="middle">{escape(label)}</text>'
             )
     draw: Callable[[Chart, Scale, float], list[str]] = _lines if chart.kind == "lines" else _bars
@@ -176,10 +180,13 @@ def render_svg(chart: Chart) -> str:
     return "".join(out)
 
 
-def _tick_label(value: float, unit: Unit) -> str:
+def _tick_label(value: float, unit: Unit, step: float) -> str:
+    """A tick in plain decimals (no exponent), as many as the step needs."""
     if unit == "rate":
-        return f"{value * 100:g} %"
-    return f"{value:g}"
+        value, step = value * 100, step * 100
+    decimals = max(0, -math.floor(math.log10(step))) if step > 0 else 0
+    text = f"{value:.{decimals}f}"
+    return f"{text} %" if unit == "rate" else text
 
 
 def _tip(chart: Chart, series: Series, i: int, value: float | None) -> str:

@@ -127,6 +127,8 @@ def charts(
     backlog = backlog_at(session, actor, flt, ends)
     backlog += [[0] * len(AGE_BUCKETS)] * (len(buckets) - len(backlog))
     unit = "day" if window.step == "day" else "week (starting Monday)"
+    longest = max((r.get("mttr_seconds") or 0.0 for r in per.values()), default=0.0)
+    hours = longest >= 2 * 3600  # short durations read better in minutes
 
     def col(name: str, scale: float = 1.0) -> tuple[float | None, ...]:
         values = (per.get(k, {}).get(name) for k in keys)
@@ -167,14 +169,14 @@ def charts(
         Chart(
             "mttr",
             "Time to resolve",
-            f"MTTR mean and median in hours of the incidents opened each {unit}; gaps where "
-            "none was resolved.",
+            f"MTTR mean and median in {'hours' if hours else 'minutes'} of the incidents "
+            f"opened each {unit}; gaps where none was resolved.",
             "lines",
-            "hours",
+            "hours" if hours else "minutes",
             labels,
             (
-                Series("Mean", col("mttr_seconds", 3600)),
-                Series("Median", col("mttr_median_seconds", 3600)),
+                Series("Mean", col("mttr_seconds", 3600 if hours else 60)),
+                Series("Median", col("mttr_median_seconds", 3600 if hours else 60)),
             ),
         ),
         Chart(

@@ -84,8 +84,9 @@ def parse(params: dict[str, str], now: datetime) -> Form:
         form.errors["by"] = "Choose group, customer, service or category."
     if values["sort"] and values["sort"] not in ("key", *COLUMNS):
         form.errors["sort"] = "Unknown column."
-    if values["range"] in PRESETS:
-        form.window = Window(now - timedelta(days=int(values["range"])), now)
+    if values["range"] in PRESETS:  # up to the next whole minute: readable, and cacheable
+        end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        form.window = Window(end - timedelta(days=int(values["range"])), end)
     elif values["range"] == "custom":
         start, end = _date(form, "from"), _date(form, "to")
         if start and end:
