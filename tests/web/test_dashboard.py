@@ -159,6 +159,7 @@ def test_group_and_customer_views_and_agent_visibility(
     assert tile_value(desk.text, "Opened") == ("1", "1")
     assert client.get("/dashboard/groups/999999").status_code == 404
     assert client.get("/dashboard/customers/999999").status_code == 404
+    assert client.get("/dashboard/groups/999999/kpis.csv").status_code == 404
     client.cookies.clear()
     sign_in(client, "alice")  # Service Desk, serves Acme: does not see Globex's B
     everything = client.get("/dashboard")
@@ -242,3 +243,9 @@ def test_bad_filters_are_shown_next_to_the_field_and_change_nothing(
     if field not in ("range", "by"):
         assert f'id="f-{field}-error"' in page.text
     assert row_counts(db) == before
+
+
+def test_an_unknown_view_is_404(client: TestClient, cast: Cast, now: None) -> None:
+    sign_in(client, "bob")
+    assert client.get(f"/dashboard/services/{cast.email_service.id}").status_code == 404
+    assert client.get("/dashboard/groups/abc").status_code in (404, 422)

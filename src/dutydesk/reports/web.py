@@ -85,8 +85,8 @@ def parse(params: dict[str, str], now: datetime) -> Form:
     if values["sort"] and values["sort"] not in ("key", *COLUMNS):
         form.errors["sort"] = "Unknown column."
     if values["range"] in PRESETS:  # up to the next whole minute: readable, and cacheable
-        end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
-        form.window = Window(end - timedelta(days=int(values["range"])), end)
+        until = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        form.window = Window(until - timedelta(days=int(values["range"])), until)
     elif values["range"] == "custom":
         start, end = _date(form, "from"), _date(form, "to")
         if start and end:
@@ -145,11 +145,9 @@ async def _page(
 
     def work(session: Session, actor: Actor) -> dict[str, Any]:
         require_reader(actor)
-        if entity is not None and session.get(entity[0], entity[1]) is None:
-            raise NotFound(f"{entity[2]} not found")
         data: dict[str, Any] = {"options": dashboard.filter_options(session)}
         if entity is not None:
-            data["heading"] = f"{heading}: {session.get(entity[0], entity[1]).name}"  # type: ignore[union-attr]
+            data["heading"] = f"{heading}: {_entity_name(session, entity)}"
         if form.errors or form.window is None:
             return data
         window = form.window
@@ -191,6 +189,14 @@ async def _page(
     return render(request, user, "reports/dashboard.html", context, status=status, block="results")
 
 
+def _entity_name(session: Session, entity: tuple[Any, int, str]) -> str:
+    """The name of the group or customer a view is about (404 when there is none)."""
+    row = session.get(entity[0], entity[1])
+    if row is None:
+        raise NotFound(f"{entity[2]} not found")
+    return str(row.name)
+
+
 def _period_text(window: Window | None) -> str:
     if window is None:
         return ""
@@ -221,7 +227,9 @@ def _api_url(form: Form) -> str:
     return "/api/v1/reports/kpis?" + urlencode(params)
 
 
-async def _csv(request: Request, user: Staff, scope: dict[str, str]) -> Response:
+async def _csv(
+    request: Request, user: Staff, scope: dict[str, str], entity: Any = None
+) -> Response:
     params = dict(request.query_params)
     params.update(scope)
     form = parse(params, clock.now())
@@ -233,6 +241,8 @@ async def _csv(request: Request, user: Staff, scope: dict[str, str]) -> Response
 
     def work(session: Session, actor: Actor) -> list[dict[str, Any]]:
         require_reader(actor)
+        if entity is not None:
+            _entity_name(session, entity)
         table = kpis.kpi_table(
             session, actor, dashboard.dated(form.flt, window), group_by=form.values["by"]
         )
@@ -251,23 +261,28 @@ async def overview_csv(request: Request, user: Staff) -> Response:
     return await _csv(request, user, {})
 
 
-@router.get("/dashboard/groups/{group_id}", response_class=HTMLResponse)
-async def for_group(request: Request, user: Staff, group_id: int) -> HTMLResponse:
-    scope = {"group": str(group_id)}
-    return await _page(request, user, scope, "Group", (SupportGroup, group_id, "group"))
+# One group's or one customer's dashboard: (model, the filter it fixes, the heading).
+VIEWS: dict[str, tuple[Any, str, str]] = {
+    "groups": (SupportGroup, "group", "Group"),
+    "customers": (Customer, "customer", "Customer"),
+}
 
 
-@router.get("/dashboard/groups/{group_id}/kpis.csv")
-async def for_group_csv(request: Request, user: Staff, group_id: int) -> Response:
-    return await _csv(request, user, {"group": str(group_id)})
+def _view(kind: str, entity_id: int) -> tuple[dict[str, str], tuple[Any, int, str], str]:
+    if kind not in VIEWS:
+        raise NotFound("page not found")
+    model, param, heading = VIEWS[kind]
+    return {param: str(entity_id)}, (model, entity_id, param), heading
 
 
-@router.get("/dashboard/customers/{customer_id}", response_class=HTMLResponse)
-async def for_customer(request: Request, user: Staff, customer_id: int) -> HTMLResponse:
-    scope = {"customer": str(customer_id)}
-    return await _page(request, user, scope, "Customer", (Customer, customer_id, "customer"))
+@router.get("/dashboard/{kind}/{entity_id}", response_class=HTMLResponse)
+async def for_entity(request: Request, user: Staff, kind: str, entity_id: int) -> HTMLResponse:
+    """/dashboard/groups/{id} and /dashboard/customers/{id}."""
+    scope, entity, heading = _view(kind, entity_id)
+    return await _page(request, user, scope, heading, entity)
 
 
-@router.get("/dashboard/customers/{customer_id}/kpis.csv")
-async def for_customer_csv(request: Request, user: Staff, customer_id: int) -> Response:
-    return await _csv(request, user, {"customer": str(customer_id)})
+@router.get("/dashboard/{kind}/{entity_id}/kpis.csv")
+async def for_entity_csv(request: Request, user: Staff, kind: str, entity_id: int) -> Response:
+    scope, entity, _heading = _view(kind, entity_id)
+    return await _csv(request, user, scope, entity)
