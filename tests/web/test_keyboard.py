@@ -51,12 +51,20 @@ def test_the_header_is_reached_in_reading_order_with_visible_focus(open_page: An
     page = open_page("alice")
     page.goto("/queues")
     seen = []
-    for _ in range(6):
+    for _ in range(7):
         page.keyboard.press("Tab")
         seen.append(focused(page)["text"])
         ring = page.evaluate("() => getComputedStyle(document.activeElement).boxShadow")
         assert ring not in ("", "none"), seen[-1]  # a focus ring on every stop
-    assert seen == ["Skip to content", "DutyDesk", "Queues", "Portal", "Account", "Sign out"]
+    assert seen == [
+        "Skip to content",
+        "DutyDesk",
+        "Queues",
+        "Dashboard",
+        "Portal",
+        "Account",
+        "Sign out",
+    ]
 
 
 def test_the_menu_of_a_phone_opens_and_closes_with_the_keyboard(open_page: Any) -> None:
