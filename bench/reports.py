@@ -275,10 +275,11 @@ def dashboard_page(s: Any, actor: Any, start: datetime, end: datetime, now: date
     from dutydesk.reports.kpis import ReportFilter
 
     window, flt = dashboard.Window(start, end), ReportFilter()
-    dashboard.summary(s, actor, flt, window, now)
+    table = dashboard.breakdown(s, actor, flt, window, "group")
+    dashboard.summary(s, actor, flt, window, now, wall=table.total)
     dashboard.summary(s, actor, flt, window.previous, now)
     dashboard.charts(s, actor, flt, window, now)
-    return dashboard.breakdown(s, actor, flt, window, "group")
+    return table.groups
 
 
 def time_kpis(url: str, backend: str, prep: str, runs: int) -> KpiResult:

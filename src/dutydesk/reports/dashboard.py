@@ -91,11 +91,18 @@ def backlog_at(
 
 
 def summary(
-    session: Session, actor: Actor, flt: ReportFilter, window: Window, now: datetime
+    session: Session,
+    actor: Actor,
+    flt: ReportFilter,
+    window: Window,
+    now: datetime,
+    wall: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Every tile's figure for the period (see reports.definitions)."""
+    """Every tile's figure for the period (see reports.definitions). `wall` may be the total
+    of a kpi_table already computed for the same filter and window (any grouping)."""
     scoped = dated(flt, window)
-    wall = kpis.kpi_table(session, actor, scoped).total
+    if wall is None:
+        wall = kpis.kpi_table(session, actor, scoped).total
     business = kpis.kpi_table(session, actor, scoped, business=True).total
     figures: dict[str, Any] = dict(wall)
     figures["business_mttr_seconds"] = business["mttr_seconds"]
@@ -105,8 +112,8 @@ def summary(
     if flt.priorities and 1 not in flt.priorities:
         figures["major"] = 0
     else:
-        p1 = replace(scoped, priorities=(1,))
-        figures["major"] = kpis.kpi_table(session, actor, p1).total["count"]
+        p1 = kpis._conditions(actor, replace(scoped, priorities=(1,)))
+        figures["major"] = session.scalar(select(func.count()).select_from(Incident).where(*p1))
     return figures
 
 
@@ -211,10 +218,11 @@ BREAKDOWNS: dict[str, str] = {
 
 def breakdown(
     session: Session, actor: Actor, flt: ReportFilter, window: Window, by: str
-) -> list[dict[str, Any]]:
+) -> kpis.KpiTable:
+    """The KPI table grouped by `by`; its total is the period's (summary takes it as `wall`)."""
     if by not in BREAKDOWNS:
         raise ValueError(f"cannot break down by {by!r}")
-    return kpis.kpi_table(session, actor, dated(flt, window), group_by=by).groups
+    return kpis.kpi_table(session, actor, dated(flt, window), group_by=by)
 
 
 def filter_options(session: Session) -> dict[str, list[tuple[int, str]]]:

@@ -151,13 +151,13 @@ async def _page(
         if form.errors or form.window is None:
             return data
         window = form.window
-        current = dashboard.summary(session, actor, form.flt, window, now)
+        table = dashboard.breakdown(session, actor, form.flt, window, form.values["by"])
+        current = dashboard.summary(session, actor, form.flt, window, now, wall=table.total)
         previous = dashboard.summary(session, actor, form.flt, window.previous, now)
         data["tiles"] = [tile(k, current.get(k), previous.get(k)) for k in TILE_KEYS]
         data["empty"] = not current["count"] and not current["resolved"] and not current["backlog"]
         data["charts"] = dashboard.charts(session, actor, form.flt, window, now)
-        rows = dashboard.breakdown(session, actor, form.flt, window, form.values["by"])
-        data["rows"] = _sorted(rows, sort, descending)
+        data["rows"] = _sorted(table.groups, sort, descending)
         return data
 
     data = await user.read(work)
