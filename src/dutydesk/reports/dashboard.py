@@ -85,7 +85,16 @@ def backlog_at(
                 conds.append(Incident.opened_at <= lower)
             columns.append(func.coalesce(func.sum(case((and_(*conds), 1), else_=0)), 0))
             lower = t - upper if upper is not None else None
-    row = session.execute(select(*columns).where(*kpis._conditions(actor, flt, dates=False))).one()
+    first, last = min(points), max(points)
+    could_be_open = (  # only rows open at some point are evaluated point by point
+        Incident.opened_at <= last,
+        or_(Incident.resolved_at.is_(None), Incident.resolved_at > first),
+        or_(Incident.closed_at.is_(None), Incident.closed_at > first),
+        or_(Incident.cancelled_at.is_(None), Incident.cancelled_at > first),
+    )
+    row = session.execute(
+        select(*columns).where(*kpis._conditions(actor, flt, dates=False), *could_be_open)
+    ).one()
     n = len(AGE_BUCKETS)
     return [[int(v) for v in row[i * n : (i + 1) * n]] for i in range(len(points))]
 
