@@ -268,6 +268,20 @@ class KpiResult:
 BASELINE = "baseline: SELECT count(*) 90 days"
 
 
+def dashboard_page(s: Any, actor: Any, start: datetime, end: datetime, now: datetime) -> Any:
+    """Every read of one /dashboard page for the window (reports.web runs the same calls):
+    the tiles of the period and the one before, the four charts by week, the breakdown."""
+    from dutydesk.reports import dashboard
+    from dutydesk.reports.kpis import ReportFilter
+
+    window, flt = dashboard.Window(start, end), ReportFilter()
+    table = dashboard.breakdown(s, actor, flt, window, "group")
+    dashboard.summary(s, actor, flt, window, now, wall=table.total)
+    dashboard.summary(s, actor, flt, window.previous, now)
+    dashboard.charts(s, actor, flt, window, now)
+    return table.groups
+
+
 def time_kpis(url: str, backend: str, prep: str, runs: int) -> KpiResult:
     from sqlalchemy import event, func, select
 
@@ -304,6 +318,7 @@ def time_kpis(url: str, backend: str, prep: str, runs: int) -> KpiResult:
         "reassignment_distribution (week)": lambda s: kpis.reassignment_distribution(
             s, actor, flt, group_by="week"
         ),
+        "dashboard page (all its reads)": lambda s: dashboard_page(s, actor, start, end, now),
     }
     with db.unit_of_work(write=False) as s:
         base_rows = int(baseline(s))

@@ -33,6 +33,7 @@ from dutydesk.people.api import router as people_router
 from dutydesk.people.web import router as people_web
 from dutydesk.reports.api import router as reports_router
 from dutydesk.reports.metrics import Metrics, TimingMiddleware
+from dutydesk.reports.web import router as reports_web
 from dutydesk.routing.api import router as routing_router
 from dutydesk.sla.api import router as sla_router
 from dutydesk.triage.api import router as triage_router
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(notify_web)
     app.include_router(portal_web)
     app.include_router(admin_web)
+    app.include_router(reports_web)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(routing_router)
     app.include_router(triage_router)

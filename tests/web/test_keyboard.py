@@ -61,6 +61,7 @@ def test_the_header_is_reached_in_reading_order_with_visible_focus(open_page: An
         "DutyDesk",
         "Queues",
         "Board",
+        "Dashboard",
         "Portal",
         "Account",
         "Sign out",

@@ -60,6 +60,7 @@ def navigation(user: WebUser | None) -> list[NavItem]:
         return [
             NavItem("Queues", "/queues"),
             NavItem("Board", "/board"),
+            NavItem("Dashboard", "/dashboard"),
             NavItem("Portal", "/portal"),
             *admin,
         ]

@@ -1,0 +1,248 @@
+"""The figures of the KPI dashboard (/dashboard): one period beside the one before it, the
+series behind its charts and the breakdown table. Reads only, through reports.kpis, so every
+figure has the caller's visibility and the definitions of docs/kpis.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from dutydesk.access.policy import Actor
+from dutydesk.models import Category, Customer, Incident, Service, SupportGroup
+from dutydesk.reports import kpis
+from dutydesk.reports.charts import Chart, Series
+from dutydesk.reports.kpis import AGE_BUCKETS, ReportFilter
+
+Step = Literal["day", "week"]
+AGE_LABELS = ("< 1 d", "1–3 d", "3–7 d", "7–30 d", "≥ 30 d")
+
+
+@dataclass(frozen=True)
+class Window:
+    """The reporting period [start, end) and its chart step (days up to 31 days, else weeks)."""
+
+    start: datetime
+    end: datetime
+
+    @property
+    def step(self) -> Step:
+        return "day" if self.end - self.start <= timedelta(days=31) else "week"
+
+    @property
+    def previous(self) -> Window:
+        return Window(self.start - (self.end - self.start), self.start)
+
+    def buckets(self) -> list[tuple[str, datetime, datetime]]:
+        """(key as reports.sql.period_start spells it, start, end) of each day or ISO week."""
+        day0 = self.start.replace(hour=0, minute=0, second=0, microsecond=0)
+        if self.step == "week":
+            day0 -= timedelta(days=day0.weekday())
+        size = timedelta(days=1 if self.step == "day" else 7)
+        out = []
+        at = day0
+        while at < self.end:
+            out.append((at.strftime("%Y-%m-%d"), max(at, self.start), min(at + size, self.end)))
+            at += size
+        return out
+
+
+def dated(flt: ReportFilter, window: Window) -> ReportFilter:
+    return replace(flt, opened_from=window.start, opened_to=window.end)
+
+
+def resolved_in(session: Session, actor: Actor, flt: ReportFilter) -> int:
+    return sum(int(row["resolved"]) for row in kpis.volume(session, actor, flt, period="month"))
+
+
+def backlog_at(
+    session: Session, actor: Actor, flt: ReportFilter, points: list[datetime]
+) -> list[list[int]]:
+    """For each instant, the incidents open then per age bucket (kpis.AGE_BUCKETS), in one
+    query: opened at or before it and not resolved, closed or cancelled by then. The filter's
+    dates are ignored. A reopened incident has lost its first resolved_at, so it counts as
+    open from then on (the history is not replayed)."""
+    if not points:
+        return []
+    columns: list[Any] = []
+    for t in points:
+        open_then = and_(
+            Incident.opened_at <= t,
+            or_(Incident.resolved_at.is_(None), Incident.resolved_at > t),
+            or_(Incident.closed_at.is_(None), Incident.closed_at > t),
+            or_(Incident.cancelled_at.is_(None), Incident.cancelled_at > t),
+        )
+        lower: datetime | None = None
+        for _name, upper in AGE_BUCKETS:
+            conds = [open_then]
+            if upper is not None:
+                conds.append(Incident.opened_at > t - upper)
+            if lower is not None:
+                conds.append(Incident.opened_at <= lower)
+            columns.append(func.coalesce(func.sum(case((and_(*conds), 1), else_=0)), 0))
+            lower = t - upper if upper is not None else None
+    first, last = min(points), max(points)
+    could_be_open = (  # only rows open at some point are evaluated point by point
+        Incident.opened_at <= last,
+        or_(Incident.resolved_at.is_(None), Incident.resolved_at > first),
+        or_(Incident.closed_at.is_(None), Incident.closed_at > first),
+        or_(Incident.cancelled_at.is_(None), Incident.cancelled_at > first),
+    )
+    row = session.execute(
+        select(*columns).where(*kpis._conditions(actor, flt, dates=False), *could_be_open)
+    ).one()
+    n = len(AGE_BUCKETS)
+    return [[int(v) for v in row[i * n : (i + 1) * n]] for i in range(len(points))]
+
+
+def summary(
+    session: Session,
+    actor: Actor,
+    flt: ReportFilter,
+    window: Window,
+    now: datetime,
+    wall: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Every tile's figure for the period (see reports.definitions). `wall` may be the total
+    of a kpi_table already computed for the same filter and window (any grouping)."""
+    scoped = dated(flt, window)
+    if wall is None:
+        wall = kpis.kpi_table(session, actor, scoped).total
+    business = kpis.kpi_table(session, actor, scoped, business=True).total
+    figures: dict[str, Any] = dict(wall)
+    figures["business_mttr_seconds"] = business["mttr_seconds"]
+    figures["business_mttr_median_seconds"] = business["mttr_median_seconds"]
+    figures["resolved"] = resolved_in(session, actor, scoped)
+    figures["backlog"] = sum(backlog_at(session, actor, flt, [min(window.end, now)])[0])
+    if flt.priorities and 1 not in flt.priorities:
+        figures["major"] = 0
+    else:
+        p1 = kpis._conditions(actor, replace(scoped, priorities=(1,)))
+        figures["major"] = session.scalar(select(func.count()).select_from(Incident).where(*p1))
+    return figures
+
+
+def charts(
+    session: Session, actor: Actor, flt: ReportFilter, window: Window, now: datetime
+) -> list[Chart]:
+    """Opened vs resolved, backlog by age, MTTR and SLA compliance per day or week."""
+    scoped = dated(flt, window)
+    buckets = window.buckets()
+    keys = [key for key, _, _ in buckets]
+    labels = tuple(_short(key) for key in keys)
+    volume = {row["period"]: row for row in kpis.volume(session, actor, scoped, period=window.step)}
+    per = {
+        row["key"]: row
+        for row in kpis.kpi_table(session, actor, scoped, group_by=window.step).groups
+    }
+    ends = [min(end, now) for _, start, end in buckets if start <= now]
+    backlog = backlog_at(session, actor, flt, ends)
+    backlog += [[0] * len(AGE_BUCKETS)] * (len(buckets) - len(backlog))
+    unit = "day" if window.step == "day" else "week (starting Monday)"
+    longest = max((r.get("mttr_seconds") or 0.0 for r in per.values()), default=0.0)
+    hours = longest >= 2 * 3600  # short durations read better in minutes
+
+    def col(name: str, scale: float = 1.0) -> tuple[float | None, ...]:
+        values = (per.get(k, {}).get(name) for k in keys)
+        return tuple(None if v is None else v / scale for v in values)
+
+    def moved(name: str) -> tuple[float | None, ...]:
+        return tuple(float(volume[k][name]) if k in volume else 0.0 for k in keys)
+
+    future = [start > now for _, start, _ in buckets]
+    return [
+        Chart(
+            "opened-resolved",
+            "Opened and resolved",
+            f"Incidents opened and incidents resolved per {unit}.",
+            "bars",
+            "count",
+            labels,
+            (Series("Opened", moved("opened")), Series("Resolved", moved("resolved"))),
+        ),
+        Chart(
+            "backlog",
+            "Backlog by age",
+            f"Incidents open at the end of each {unit}, stacked by age since opening.",
+            "stacked",
+            "count",
+            labels,
+            tuple(
+                Series(
+                    name,
+                    tuple(
+                        None if gone else float(b[i])
+                        for b, gone in zip(backlog, future, strict=True)
+                    ),
+                )
+                for i, name in enumerate(AGE_LABELS)
+            ),
+        ),
+        Chart(
+            "mttr",
+            "Time to resolve",
+            f"MTTR mean and median in {'hours' if hours else 'minutes'} of the incidents "
+            f"opened each {unit}; gaps where none was resolved.",
+            "lines",
+            "hours" if hours else "minutes",
+            labels,
+            (
+                Series("Mean", col("mttr_seconds", 3600 if hours else 60)),
+                Series("Median", col("mttr_median_seconds", 3600 if hours else 60)),
+            ),
+        ),
+        Chart(
+            "sla",
+            "SLA compliance",
+            f"Share of decided SLA clocks met, of the incidents opened each {unit}; gaps where "
+            "no clock was decided.",
+            "lines",
+            "rate",
+            labels,
+            (
+                Series("Response", col("sla_response_met_rate")),
+                Series("Resolution", col("sla_resolution_met_rate")),
+            ),
+        ),
+    ]
+
+
+def _short(key: str) -> str:
+    """'2026-03-09' → '9 Mar' for the x axis."""
+    day = datetime.strptime(key, "%Y-%m-%d")
+    return f"{day.day} {day:%b}"
+
+
+BREAKDOWNS: dict[str, str] = {
+    "group": "Group",
+    "customer": "Customer",
+    "service": "Service",
+    "category": "Category",
+}
+
+
+def breakdown(
+    session: Session, actor: Actor, flt: ReportFilter, window: Window, by: str
+) -> kpis.KpiTable:
+    """The KPI table grouped by `by`; its total is the period's (summary takes it as `wall`)."""
+    if by not in BREAKDOWNS:
+        raise ValueError(f"cannot break down by {by!r}")
+    return kpis.kpi_table(session, actor, dated(flt, window), group_by=by)
+
+
+def filter_options(session: Session) -> dict[str, list[tuple[int, str]]]:
+    """Ids and names for the filter drop-downs (catalogue names, visible to all staff)."""
+    options: dict[str, list[tuple[int, str]]] = {}
+    for name, model in (
+        ("customer", Customer),
+        ("service", Service),
+        ("category", Category),
+        ("group", SupportGroup),
+    ):
+        rows = session.execute(select(model.id, model.name).order_by(model.name, model.id))
+        options[name] = [(int(i), str(n)) for i, n in rows]
+    return options
