@@ -1080,3 +1080,18 @@ def test_a_deactivated_user_gets_401_even_with_unrevoked_tokens(w: World) -> Non
         w.client.get(f"{API}/incidents/{w.number['globex']}", headers=carol.headers).status_code
         == 401
     )
+
+
+def test_routing_rule_writes_refuse_non_admins_before_reading_the_body(w: World) -> None:
+    """A non-admin learns nothing from a rule write: 403, never 404 (missing rule) or the 422
+    of a body the schema accepts but the rule refuses (FastAPI's own body validation runs
+    first on every route, as elsewhere)."""
+    rules = f"{API}/admin/routing/rules"
+    for name in ("alice", "dave"):
+        headers = w.person[name].headers
+        rule = w.params["acme"]["rule_id"]
+        r = w.client.patch(f"{rules}/{rule}", json={"name": None}, headers=headers)
+        assert r.status_code == 403, r.text
+        assert w.client.patch(f"{rules}/999999", json={}, headers=headers).status_code == 403
+        assert w.client.delete(f"{rules}/999999", headers=headers).status_code == 403
+    assert_unchanged(w, "refused rule writes")
