@@ -35,7 +35,7 @@ from dutydesk.app import create_app
 from dutydesk.config import Settings
 from dutydesk.db import Base, Database
 from dutydesk.intake.mail import service as mail_service
-from dutydesk.models import Incident, MailMessage
+from dutydesk.models import Incident, MailMessage, TriageSuggestion
 from dutydesk.notify import service as notify
 from tests.factories import Person, make_cast
 
@@ -69,6 +69,12 @@ ADMIN_EXCEPTIONS |= {
     ("GET", f"{API}/admin/escalation/paths/{{path_id}}"),
     ("GET", f"{API}/admin/escalation/levels"),
     ("GET", f"{API}/admin/escalation/levels/{{level_id}}"),
+}
+# Staff read the routing rules and a group's strategy; admins write them.
+ADMIN_EXCEPTIONS |= {
+    ("GET", f"{API}/admin/routing/rules"),
+    ("GET", f"{API}/admin/routing/rules/{{rule_id}}"),
+    ("GET", f"{API}/admin/routing/groups/{{group_id}}"),
 }
 
 Rule = Callable[[str, str], int]
@@ -151,6 +157,26 @@ class Expect:
     upload: bool = False
     if_match: bool = False
     query: dict[str, Any] | None = None
+    # path parameter values that differ from World.params (e.g. {number} of a request)
+    path: Callable[[World, str], dict[str, Any]] | None = None
+
+
+def seen(rule: Rule) -> Rule:
+    """Service requests are seen like incidents: 404 for whoever cannot see the target's."""
+    return lambda who, target: rule(who, target) if who in SEES[target] else 404
+
+
+def _request(w: World, t: str) -> dict[str, Any]:
+    return {"number": w.params[t]["request_number"]}
+
+
+def _converted(w: World, t: str) -> dict[str, Any]:
+    return {"number": w.params[t]["converted_number"]}
+
+
+def _all_rules_reversed(w: World, t: str) -> dict[str, Any]:
+    ids = w.conn.execute(text("SELECT id FROM routing_rule ORDER BY position, id")).scalars()
+    return {"ids": list(ids)[::-1]}
 
 
 def _incident_body(w: World, t: str) -> dict[str, Any]:
@@ -390,6 +416,58 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("PUT", f"{API}/me/notify/preferences"): Expect(
         everyone(200), body=lambda w, t: [{"event": "closed", "channel": "email", "enabled": False}]
     ),
+    # routing rules and group strategies: staff read, admins write
+    ("GET", f"{API}/admin/routing/rules"): Expect(staff_only(200)),
+    ("POST", f"{API}/admin/routing/rules"): Expect(
+        admin_only(201),
+        body=lambda w, t: {
+            "name": "Matrix rule 2",
+            "actions": [{"type": "mark_request"}],
+            "is_active": False,
+        },
+    ),
+    ("POST", f"{API}/admin/routing/rules/reorder"): Expect(
+        admin_only(200), body=_all_rules_reversed
+    ),
+    ("GET", f"{API}/admin/routing/rules/{{rule_id}}"): Expect(staff_only(200)),
+    ("PATCH", f"{API}/admin/routing/rules/{{rule_id}}"): Expect(
+        admin_only(200), body=lambda w, t: {"description": "x"}
+    ),
+    ("DELETE", f"{API}/admin/routing/rules/{{rule_id}}"): Expect(admin_only(204)),
+    ("GET", f"{API}/admin/routing/groups/{{group_id}}"): Expect(staff_only(200)),
+    ("PUT", f"{API}/admin/routing/groups/{{group_id}}"): Expect(
+        admin_only(200), body=lambda w, t: {"strategy": "round_robin"}
+    ),
+    # service requests: agents flag and convert; requests are seen like incidents, and
+    # "approve" is the desk's action (the requester may act on the request, not this way)
+    ("PUT", f"{API}/incidents/{{number}}/request-flag"): Expect(
+        on_incident(staff_only(200)),
+        body=lambda w, t: {"is_service_request": True},
+        if_match=True,
+    ),
+    ("POST", f"{API}/incidents/{{number}}/convert-to-request"): Expect(
+        on_incident(staff_only(201)), body=lambda w, t: {"reason": "matrix"}, if_match=True
+    ),
+    ("GET", f"{API}/incidents/{{number}}/request"): Expect(
+        on_incident(everyone(200)), path=_converted
+    ),
+    ("GET", f"{API}/requests"): Expect(everyone(200)),
+    ("GET", f"{API}/requests/{{number}}"): Expect(seen(everyone(200)), path=_request),
+    ("GET", f"{API}/requests/{{number}}/events"): Expect(seen(everyone(200)), path=_request),
+    ("POST", f"{API}/requests/{{number}}/actions/{{action}}"): Expect(
+        seen(lambda who, t: 200 if who in STAFF else 409),
+        body=lambda w, t: {},
+        path=lambda w, t: {**_request(w, t), "action": "approve"},
+    ),
+    # triage: suggestions and models are for staff; similar incidents are filtered by what
+    # the caller may see
+    ("GET", f"{API}/triage/models"): Expect(staff_only(200)),
+    ("GET", f"{API}/similar"): Expect(staff_only(200), query={"text": "mail"}),
+    ("GET", f"{API}/incidents/{{number}}/similar"): Expect(on_incident(everyone(200))),
+    ("GET", f"{API}/incidents/{{number}}/suggestions"): Expect(on_incident(staff_only(200))),
+    ("POST", f"{API}/incidents/{{number}}/suggestions/{{ident}}/{{decision}}"): Expect(
+        on_incident(staff_only(200)), body=lambda w, t: {}, if_match=True
+    ),
 }
 
 
@@ -470,6 +548,27 @@ def _quarantined(db: Database, settings: Settings) -> int:
         return entry.quarantine_id
 
 
+def _suggestion(db: Database, number: str) -> int:
+    """A pending triage suggestion on the incident, for the suggestion routes."""
+    with db.unit_of_work() as s:
+        incident = s.scalars(select(Incident).where(Incident.number == number)).one()
+        row = TriageSuggestion(
+            incident_id=incident.id,
+            model_version=1,
+            target="category",
+            field="category_id",
+            value="1",
+            label="Matrix",
+            confidence=0.9,
+            words=["matrix"],
+            status="pending",
+            created_at=incident.opened_at,
+        )
+        s.add(row)
+        s.flush()
+        return row.id
+
+
 @pytest.fixture(scope="module")
 def world(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     conn = engine.connect()
@@ -508,6 +607,29 @@ def world(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             number = {t: incident(CALLER[t], group[t]) for t in TARGETS}
             helper = {t: incident(CALLER[t], group[t]) for t in TARGETS}
             erins = incident("erin", cast.desk.id)
+            # a third incident per target, converted to a service request (same visibility)
+            converted = {t: incident(CALLER[t], group[t]) for t in TARGETS}
+            request_number = {}
+            for t in TARGETS:
+                url = f"{API}/incidents/{converted[t]}"
+                etag = client.get(url, headers=bob).headers["ETag"]
+                request_number[t] = _ok(
+                    client.post(
+                        f"{url}/convert-to-request", headers={**bob, "If-Match": etag}, json={}
+                    )
+                )["number"]
+            rule = _ok(
+                client.post(
+                    f"{API}/admin/routing/rules",
+                    json={
+                        "name": "Matrix rule",
+                        "actions": [{"type": "mark_request"}],
+                        "is_active": False,
+                    },
+                    headers=bob,
+                )
+            )
+            suggestion = {t: _suggestion(db, number[t]) for t in TARGETS}
             attachment = {}
             for t in TARGETS:
                 url = f"{API}/incidents/{number[t]}"
@@ -575,6 +697,7 @@ def world(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                 )
             )
             sla.update(integration_id=integration["id"], window_id=window["id"])
+            sla.update(rule_id=rule["id"], decision="dismiss")
             hook = _ok(
                 client.post(
                     f"{API}/admin/notify/endpoints",
@@ -595,6 +718,9 @@ def world(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                     **outbox,
                     "number": number["acme"],
                     "action": "start",
+                    "request_number": request_number["acme"],
+                    "converted_number": converted["acme"],
+                    "ident": suggestion["acme"],
                     "attachment_id": attachment["acme"],
                     "user_id": cast.alice.id,
                     "group_id": cast.desk.id,
@@ -608,6 +734,9 @@ def world(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                     **outbox,
                     "number": number["globex"],
                     "action": "start",
+                    "request_number": request_number["globex"],
+                    "converted_number": converted["globex"],
+                    "ident": suggestion["globex"],
                     "attachment_id": attachment["globex"],
                     "user_id": cast.eve.id,
                     "group_id": cast.apps.id,
@@ -619,8 +748,8 @@ def world(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             }
             w = World(conn, db, client, settings, person, reader, number, helper, params)
             w.own = {
-                "dave": {number["acme"], helper["acme"]},
-                "carol": {number["globex"], helper["globex"]},
+                "dave": {number["acme"], helper["acme"], converted["acme"]},
+                "carol": {number["globex"], helper["globex"], converted["globex"]},
                 "erin": {erins},
             }
             w.baseline = fingerprint(conn)
@@ -668,7 +797,7 @@ def call(
     number: str | None = None,
 ) -> Any:
     expect = EXPECTED[(method, path)]
-    values = dict(w.params[target])
+    values = path_values(w, method, path, target)
     if number is not None:
         values["number"] = number
     kwargs: dict[str, Any] = {}
@@ -682,6 +811,14 @@ def call(
     if expect.query is not None:
         kwargs["params"] = expect.query
     return w.client.request(method, fill(path, values), headers=headers, **kwargs)
+
+
+def path_values(w: World, method: str, path: str, target: str) -> dict[str, Any]:
+    expect = EXPECTED[(method, path)]
+    values = dict(w.params[target])
+    if expect.path is not None:
+        values.update(expect.path(w, target))
+    return values
 
 
 def assert_unchanged(w: World, what: str) -> None:
@@ -795,7 +932,8 @@ def test_an_invisible_incident_looks_like_a_missing_one(w: World, method: str, p
     assert hidden.status_code == missing.status_code == 404
     a, b = hidden.json(), missing.json()
     assert a["title"] == b["title"]
-    assert a["detail"].replace(w.number["acme"], "X") == b["detail"].replace(missing_number, "X")
+    hidden_number = path_values(w, method, path, "acme")["number"]
+    assert a["detail"].replace(hidden_number, "X") == b["detail"].replace(missing_number, "X")
 
 
 def _listed(w: World, who: Person) -> set[str]:
@@ -808,9 +946,9 @@ def test_requesters_list_only_their_own_incidents(w: World) -> None:
     for name in ("dave", "erin", "carol"):
         assert _listed(w, w.person[name]) == w.own[name], name
     # Agents list what their groups and customers give them.
-    assert _listed(w, w.person["eve"]) == {w.number["globex"], w.helper["globex"]}
-    assert _listed(w, w.person["alice"]) == {w.number["acme"], w.helper["acme"], *w.own["erin"]}
-    everything = {w.number[t] for t in TARGETS} | {w.helper[t] for t in TARGETS} | w.own["erin"]
+    assert _listed(w, w.person["eve"]) == w.own["carol"]
+    assert _listed(w, w.person["alice"]) == w.own["dave"] | w.own["erin"]
+    everything = w.own["dave"] | w.own["carol"] | w.own["erin"]
     assert _listed(w, w.person["ivy"]) == everything
     # Filters cannot widen the view.
     carol_id = w.person["carol"].id
@@ -942,3 +1080,18 @@ def test_a_deactivated_user_gets_401_even_with_unrevoked_tokens(w: World) -> Non
         w.client.get(f"{API}/incidents/{w.number['globex']}", headers=carol.headers).status_code
         == 401
     )
+
+
+def test_routing_rule_writes_refuse_non_admins_before_reading_the_body(w: World) -> None:
+    """A non-admin learns nothing from a rule write: 403, never 404 (missing rule) or the 422
+    of a body the schema accepts but the rule refuses (FastAPI's own body validation runs
+    first on every route, as elsewhere)."""
+    rules = f"{API}/admin/routing/rules"
+    for name in ("alice", "dave"):
+        headers = w.person[name].headers
+        rule = w.params["acme"]["rule_id"]
+        r = w.client.patch(f"{rules}/{rule}", json={"name": None}, headers=headers)
+        assert r.status_code == 403, r.text
+        assert w.client.patch(f"{rules}/999999", json={}, headers=headers).status_code == 403
+        assert w.client.delete(f"{rules}/999999", headers=headers).status_code == 403
+    assert_unchanged(w, "refused rule writes")

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from dutydesk.access.deps import Api
-from dutydesk.access.policy import Actor
+from dutydesk.access.policy import Actor, require_admin
 from dutydesk.incidents import queries as incidents
 from dutydesk.incidents import service as incident_service
 from dutydesk.kernel.errors import Forbidden, NotFound, PreconditionFailed
@@ -57,6 +57,7 @@ async def list_rules(api: Api) -> list[dict[str, Any]]:
 @router.post(RULES, status_code=201, response_model=RuleRead, tags=["admin"])
 async def create_rule(body: RuleCreate, api: Api) -> Response:
     def work(session: Session, actor: Actor) -> dict[str, Any]:
+        require_admin(actor)  # before the body is read: non-admins get 403, never a 422
         return present_rule(service.create_rule(session, actor, service.rule_fields(body, None)))
 
     result = await api.write(work)
@@ -85,6 +86,7 @@ async def read_rule(rule_id: int, api: Api) -> dict[str, Any]:
 @router.patch(RULES + "/{rule_id}", response_model=RuleRead, tags=["admin"])
 async def patch_rule(rule_id: int, body: RulePatch, api: Api) -> dict[str, Any]:
     def work(session: Session, actor: Actor) -> dict[str, Any]:
+        require_admin(actor)  # before the rule and the body: non-admins get 403, never 404/422
         rule = queries.get_rule(session, rule_id)
         return present_rule(
             service.update_rule(session, actor, rule, service.rule_fields(body, rule))
@@ -96,6 +98,7 @@ async def patch_rule(rule_id: int, body: RulePatch, api: Api) -> dict[str, Any]:
 @router.delete(RULES + "/{rule_id}", status_code=204, tags=["admin"])
 async def delete_rule(rule_id: int, api: Api) -> Response:
     def work(session: Session, actor: Actor) -> None:
+        require_admin(actor)  # a missing rule is 403 for non-admins too
         service.delete_rule(session, actor, queries.get_rule(session, rule_id))
 
     await api.write(work)
