@@ -246,6 +246,7 @@ def open_incident(
         state=Status.new,
     )
     session.add(incident)
+    sla.note_new(session, incident)
     history.record(
         session, incident, actor, "created", new=changes.snapshot(incident), rule_id="LOG-1"
     )

@@ -345,6 +345,13 @@ def _sync_clocks(
     return list(rows)
 
 
+def note_new(session: Session, incident: Incident) -> None:
+    """The incident is being logged in this transaction: it has no clock anywhere yet, so its
+    clocks are kept in ``FRESH`` from the start (hooks that run before ``sync_clocks``, such as
+    triage and routing, may flush it and give it an id first)."""
+    session.info.setdefault(FRESH, {}).setdefault(incident, [])
+
+
 def _live_rows(session: Session, incident: Incident) -> list[SlaClock]:
     """The incident's clocks; for an incident created in this transaction, the list kept in
     ``FRESH`` itself, so the clocks started now are appended to it."""
