@@ -51,7 +51,7 @@ def test_the_header_is_reached_in_reading_order_with_visible_focus(open_page: An
     page = open_page("alice")
     page.goto("/queues")
     seen = []
-    for _ in range(7):
+    for _ in range(8):
         page.keyboard.press("Tab")
         seen.append(focused(page)["text"])
         ring = page.evaluate("() => getComputedStyle(document.activeElement).boxShadow")
