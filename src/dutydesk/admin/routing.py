@@ -72,8 +72,11 @@ def _summary(items: list[dict[str, Any]], keys: tuple[str, ...]) -> str:
     parts = []
     for item in items:
         if isinstance(item, dict):
-            parts.append(" ".join(json.dumps(item[k]) if k == "value" else str(item[k])
-                                  for k in keys if k in item))
+            parts.append(
+                " ".join(
+                    json.dumps(item[k]) if k == "value" else str(item[k]) for k in keys if k in item
+                )
+            )
     return "; ".join(parts) or "—"
 
 

@@ -183,7 +183,9 @@ def test_only_admins(client: TestClient, cast: Cast, db: Database, path: str) ->
     csrf = sign_in(client, "ivy")
     assert client.get(path).status_code == 403
     before = row_counts(db)
-    assert client.post(f"{RULES}/new", data={**rule_form(cast), "csrf_token": csrf}).status_code == 403
+    assert (
+        client.post(f"{RULES}/new", data={**rule_form(cast), "csrf_token": csrf}).status_code == 403
+    )
     refused = client.post(
         f"/admin/assignment-strategies/{cast.infra.id}",
         data={"strategy": "round_robin", "csrf_token": csrf},
