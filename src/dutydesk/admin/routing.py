@@ -155,8 +155,15 @@ def rule_fields(session: Session) -> list[Field]:
         Field("on_update", "Run when an incident is updated", "checkbox"),
         Field("stop", "Stop here: no later rule runs when this one fires", "checkbox"),
         Field("match", "Match", "select", MATCHES),
-        Field("conditions", "Conditions (JSON)", "textarea", hint=conditions_hint(), value="[]"),
-        Field("actions", "Actions (JSON)", "textarea", hint=actions_hint(), value="[]"),
+        Field(
+            "conditions",
+            "Conditions (JSON)",
+            "textarea",
+            hint=conditions_hint(),
+            value="[]",
+            rows=8,
+        ),
+        Field("actions", "Actions (JSON)", "textarea", hint=actions_hint(), value="[]", rows=6),
     ]
 
 
