@@ -45,6 +45,7 @@ class Field:
     hint: str = ""
     required: bool = False
     value: str = ""
+    rows: int = 3  # a textarea's height
 
 
 @dataclass

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from dutydesk.access.policy import Actor, require_admin
 from dutydesk.admin import catalog, closure, escalation, intake, notify, people, sla
+from dutydesk.admin import routing as routing_admin
 from dutydesk.admin.forms import (
     FORM,
     Action,
@@ -64,6 +65,7 @@ SECTIONS: dict[str, Section] = {
         closure.CLOSURE_CHECKS,
         escalation.PATHS,
         escalation.LEVELS,
+        routing_admin.RULES,
         notify.ENDPOINTS,
         intake.INTEGRATIONS,
         intake.WINDOWS,
@@ -133,6 +135,11 @@ async def index(request: Request, user: Admin) -> HTMLResponse:
                 "title": "Priority matrix",
                 "href": "/admin/priority-matrix",
                 "count": matrix.levels**2,
+            },
+            {
+                "title": "Assignment strategies",
+                "href": "/admin/assignment-strategies",
+                "count": len(routing_admin.strategy_rows(session)),
             },
             {
                 "title": "Logging checklist",
@@ -413,6 +420,45 @@ async def reset_template(request: Request, user: Admin, event: str, channel: str
     await user.write(work)
     target = f"/admin/templates/{event}/{channel}"
     return redirect(request, target, message="The built-in template is used again.")
+
+
+# ---------------------------------------------------------------- routing
+
+
+@router.post("/routing-rules/{rule_id}/move/{direction}")
+async def move_rule(request: Request, user: Admin, rule_id: int, direction: str) -> Response:
+    if direction not in ("up", "down"):
+        raise NotFound("page not found")
+    up = direction == "up"
+    result = await attempt(user, lambda s, a: routing_admin.move_rule(s, a, rule_id, up), [])
+    if isinstance(result, dict):
+        return redirect(request, "/admin/routing-rules", message=result[FORM], kind="error")
+    return redirect(request, "/admin/routing-rules", message=result)
+
+
+def _strategies_page(
+    request: Request, user: WebUser, rows: list[tuple[int, str, str]], status: int = 200
+) -> HTMLResponse:
+    context = {"rows": rows, "choices": routing_admin.strategy_choices()}
+    return render(request, user, "admin/strategies.html", context, status=status)
+
+
+@router.get("/assignment-strategies", response_class=HTMLResponse)
+async def strategies(request: Request, user: Admin) -> HTMLResponse:
+    rows = await user.read(lambda session, actor: routing_admin.strategy_rows(session))
+    return _strategies_page(request, user, rows)
+
+
+@router.post("/assignment-strategies/{group_id}")
+async def save_strategy(request: Request, user: Admin, group_id: int) -> Response:
+    chosen = (await form_data(request)).get("strategy", "")
+    target = "/admin/assignment-strategies"
+    result = await attempt(
+        user, lambda s, a: routing_admin.set_strategy(s, a, group_id, chosen), []
+    )
+    if isinstance(result, dict):
+        return redirect(request, target, message=result[FORM], kind="error")
+    return redirect(request, target, message=result)
 
 
 # ---------------------------------------------------------------- generic sections
