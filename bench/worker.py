@@ -677,7 +677,7 @@ def prepare_lag(db: Any, receiver: Receiver, workdir: Path, target: int) -> LagS
     from dutydesk.notify import admin
     from dutydesk.notify import queries as notify_queries
     from dutydesk.people import service as people
-    from dutydesk.sla import service as sla
+    from dutydesk.sla import admin as sla_admin
 
     actor = system_actor()
     settings = Settings(
@@ -693,7 +693,7 @@ def prepare_lag(db: Any, receiver: Receiver, workdir: Path, target: int) -> LagS
         caller = people.add_user(
             session, actor, username="lagcaller", email="lag@example.com", role="agent"
         )
-        sla.create_policy(
+        sla_admin.create_policy(
             session,
             actor,
             {

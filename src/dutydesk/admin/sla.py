@@ -15,7 +15,8 @@ from dutydesk.admin.people import body_of, customer_choices, group_choices, yes
 from dutydesk.admin.sections import Done, Edit, Section
 from dutydesk.catalog import queries as catalog
 from dutydesk.kernel.errors import InvalidInput
-from dutydesk.sla import queries, service
+from dutydesk.sla import admin as sla_admin
+from dutydesk.sla import queries
 from dutydesk.sla.calendar import WEEKDAYS
 from dutydesk.sla.schemas import OlaCreate, OlaPatch, PolicyCreate, PolicyPatch
 
@@ -93,7 +94,7 @@ def _placed(exc: InvalidInput) -> InvalidInput:
 def create_calendar(session: Session, actor: Actor, body: BaseModel) -> Done:
     form = body_of(body, CalendarForm)
     try:
-        row = service.create_calendar(session, actor, name=form.name, config=config_of(form))
+        row = sla_admin.create_calendar(session, actor, name=form.name, config=config_of(form))
     except InvalidInput as exc:
         raise _placed(exc) from exc
     return Done(f"Calendar {row.name} was added.")
@@ -112,7 +113,7 @@ def update_calendar(session: Session, actor: Actor, calendar_id: int, body: Base
     form = body_of(body, CalendarForm)
     row = queries.get_calendar(session, calendar_id)
     try:
-        service.update_calendar(session, actor, row, name=form.name, config=config_of(form))
+        sla_admin.update_calendar(session, actor, row, name=form.name, config=config_of(form))
     except InvalidInput as exc:
         raise _placed(exc) from exc
     return f"Calendar {row.name} was saved."
@@ -120,7 +121,7 @@ def update_calendar(session: Session, actor: Actor, calendar_id: int, body: Base
 
 def delete_calendar(session: Session, actor: Actor, calendar_id: int) -> str:
     row = queries.get_calendar(session, calendar_id)
-    service.delete_calendar(session, actor, row)
+    sla_admin.delete_calendar(session, actor, row)
     return f"Calendar {row.name} was deleted."
 
 
@@ -199,7 +200,7 @@ def policy_fields(session: Session) -> list[Field]:
 
 
 def create_policy(session: Session, actor: Actor, body: BaseModel) -> Done:
-    row = service.create_policy(session, actor, body_of(body, PolicyCreate).model_dump())
+    row = sla_admin.create_policy(session, actor, body_of(body, PolicyCreate).model_dump())
     return Done(f"SLA policy {row.name} was added.")
 
 
@@ -229,13 +230,13 @@ def queries_list(stored: str) -> list[object]:
 
 def update_policy(session: Session, actor: Actor, policy_id: int, body: BaseModel) -> str:
     row = queries.get_policy(session, policy_id)
-    service.update_policy(session, actor, row, body_of(body, PolicyPatch).model_dump())
+    sla_admin.update_policy(session, actor, row, body_of(body, PolicyPatch).model_dump())
     return f"SLA policy {row.name} was saved."
 
 
 def delete_policy(session: Session, actor: Actor, policy_id: int) -> str:
     row = queries.get_policy(session, policy_id)
-    service.delete_policy(session, actor, row)
+    sla_admin.delete_policy(session, actor, row)
     return f"SLA policy {row.name} was deleted."
 
 
@@ -302,7 +303,7 @@ def ola_fields(session: Session) -> list[Field]:
 
 
 def create_ola(session: Session, actor: Actor, body: BaseModel) -> Done:
-    service.create_ola(session, actor, body_of(body, OlaCreate).model_dump())
+    sla_admin.create_ola(session, actor, body_of(body, OlaCreate).model_dump())
     return Done("The OLA was added.")
 
 
@@ -320,12 +321,12 @@ def edit_ola(session: Session, ola_id: int) -> Edit:
 
 def update_ola(session: Session, actor: Actor, ola_id: int, body: BaseModel) -> str:
     row = queries.get_ola(session, ola_id)
-    service.update_ola(session, actor, row, body_of(body, OlaPatch).model_dump())
+    sla_admin.update_ola(session, actor, row, body_of(body, OlaPatch).model_dump())
     return f"OLA {row.id} was saved."
 
 
 def delete_ola(session: Session, actor: Actor, ola_id: int) -> str:
-    service.delete_ola(session, actor, queries.get_ola(session, ola_id))
+    sla_admin.delete_ola(session, actor, queries.get_ola(session, ola_id))
     return f"OLA {ola_id} was deleted."
 
 

@@ -27,7 +27,8 @@ from dutydesk.cli.common import (
     validated,
 )
 from dutydesk.people import queries as people
-from dutydesk.sla import queries, service
+from dutydesk.sla import admin as sla_admin
+from dutydesk.sla import queries
 from dutydesk.sla.schemas import (
     OlaCreate,
     OlaPatch,
@@ -233,7 +234,7 @@ def policy_add(
     with handled(), database().unit_of_work() as session:
         refs = {"calendar": calendar, "customer": customer, "service_ref": service_ref}
         body = validated(PolicyCreate, name=name, **_references(session, values, **refs))
-        data = _policy(service.create_policy(session, actor(), body.model_dump()))
+        data = _policy(sla_admin.create_policy(session, actor(), body.model_dump()))
     _show_policy(data, as_json)
 
 
@@ -268,7 +269,7 @@ def policy_update(
         body = validated(PolicyPatch, **_references(session, values, **refs))
         row = queries.get_policy(session, policy_id)
         changes = body.model_dump(exclude_unset=True)
-        data = _policy(service.update_policy(session, actor(), row, changes))
+        data = _policy(sla_admin.update_policy(session, actor(), row, changes))
     _show_policy(data, as_json)
 
 
@@ -303,7 +304,7 @@ def policy_delete(policy_id: Annotated[int, typer.Argument(help="Policy id")]) -
     with handled(), database().unit_of_work() as session:
         row = queries.get_policy(session, policy_id)
         name = row.name
-        service.delete_policy(session, actor(), row)
+        sla_admin.delete_policy(session, actor(), row)
     say(f"SLA policy {policy_id} {name!r} deleted")
 
 
@@ -370,7 +371,7 @@ def ola_add(
     with handled(), database().unit_of_work() as session:
         values["group_id"] = _group_id(session, group)
         body = validated(OlaCreate, **_references(session, values, calendar=calendar))
-        data = _ola(service.create_ola(session, actor(), body.model_dump()))
+        data = _ola(sla_admin.create_ola(session, actor(), body.model_dump()))
     _show_ola(data, as_json)
 
 
@@ -399,7 +400,9 @@ def ola_update(
     with handled(), database().unit_of_work() as session:
         body = validated(OlaPatch, **_references(session, values, calendar=calendar))
         row = queries.get_ola(session, ola_id)
-        data = _ola(service.update_ola(session, actor(), row, body.model_dump(exclude_unset=True)))
+        data = _ola(
+            sla_admin.update_ola(session, actor(), row, body.model_dump(exclude_unset=True))
+        )
     _show_ola(data, as_json)
 
 
@@ -407,5 +410,5 @@ def ola_update(
 def ola_delete(ola_id: Annotated[int, typer.Argument(help="OLA id")]) -> None:
     """Delete an OLA; running OLA clocks keep their targets."""
     with handled(), database().unit_of_work() as session:
-        service.delete_ola(session, actor(), queries.get_ola(session, ola_id))
+        sla_admin.delete_ola(session, actor(), queries.get_ola(session, ola_id))
     say(f"OLA {ola_id} deleted")

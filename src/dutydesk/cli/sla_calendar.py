@@ -25,6 +25,7 @@ from dutydesk.cli.common import (
 )
 from dutydesk.kernel import clock
 from dutydesk.kernel.errors import InvalidInput, NotFound
+from dutydesk.sla import admin as sla_admin
 from dutydesk.sla import queries, service
 from dutydesk.sla.calendar import WEEKDAYS, CalendarError, add_business_seconds
 from dutydesk.sla.schemas import (
@@ -158,7 +159,7 @@ def calendar_add(
     body = validated(CalendarWrite, name=name, config=read_json_object(config, "--config"))
     with handled(), database().unit_of_work() as session:
         data = _calendar(
-            service.create_calendar(session, actor(), name=body.name, config=body.config)
+            sla_admin.create_calendar(session, actor(), name=body.name, config=body.config)
         )
     _show_calendar(data, as_json)
 
@@ -186,7 +187,7 @@ def calendar_update(
     with handled(), database().unit_of_work() as session:
         row = queries.get_calendar(session, calendar_id(session, calendar))
         data = _calendar(
-            service.update_calendar(session, actor(), row, name=body.name, config=body.config)
+            sla_admin.update_calendar(session, actor(), row, name=body.name, config=body.config)
         )
     _show_calendar(data, as_json)
 
@@ -197,7 +198,7 @@ def calendar_delete(calendar: Annotated[str, typer.Argument(help="Calendar id or
     with handled(), database().unit_of_work() as session:
         row = queries.get_calendar(session, calendar_id(session, calendar))
         name = row.name
-        service.delete_calendar(session, actor(), row)
+        sla_admin.delete_calendar(session, actor(), row)
     say(f"calendar {name!r} deleted")
 
 

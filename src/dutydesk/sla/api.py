@@ -13,6 +13,7 @@ from dutydesk.access.policy import Actor, require_admin
 from dutydesk.incidents import queries as incidents
 from dutydesk.incidents.schemas import ClockRead
 from dutydesk.kernel.errors import InvalidInput
+from dutydesk.sla import admin as sla_admin
 from dutydesk.sla import queries, service
 from dutydesk.sla.calendar import CalendarError, add_business_seconds
 from dutydesk.sla.schemas import (
@@ -64,7 +65,7 @@ async def list_calendars(api: Api) -> list[dict[str, Any]]:
 async def create_calendar(body: CalendarWrite, api: Api) -> dict[str, Any]:
     def work(session: Session, actor: Actor) -> dict[str, Any]:
         return _calendar(
-            service.create_calendar(session, actor, name=body.name, config=body.config)
+            sla_admin.create_calendar(session, actor, name=body.name, config=body.config)
         )
 
     return await api.write(work)
@@ -76,7 +77,7 @@ async def patch_calendar(calendar_id: int, body: CalendarPatch, api: Api) -> dic
         require_admin(actor)
         row = queries.get_calendar(session, calendar_id)
         return _calendar(
-            service.update_calendar(session, actor, row, name=body.name, config=body.config)
+            sla_admin.update_calendar(session, actor, row, name=body.name, config=body.config)
         )
 
     return await api.write(work)
@@ -125,7 +126,7 @@ async def list_policies(api: Api) -> list[dict[str, Any]]:
 @router.post("/admin/sla/policies", status_code=201, response_model=PolicyRead, tags=["admin"])
 async def create_policy(body: PolicyCreate, api: Api) -> dict[str, Any]:
     def work(session: Session, actor: Actor) -> dict[str, Any]:
-        return _policy(service.create_policy(session, actor, body.model_dump()))
+        return _policy(sla_admin.create_policy(session, actor, body.model_dump()))
 
     return await api.write(work)
 
@@ -136,7 +137,7 @@ async def patch_policy(policy_id: int, body: PolicyPatch, api: Api) -> dict[str,
         require_admin(actor)
         row = queries.get_policy(session, policy_id)
         values = body.model_dump(exclude_unset=True)
-        return _policy(service.update_policy(session, actor, row, values))
+        return _policy(sla_admin.update_policy(session, actor, row, values))
 
     return await api.write(work)
 
@@ -160,7 +161,7 @@ async def list_olas(api: Api) -> list[dict[str, Any]]:
 @router.post("/admin/sla/olas", status_code=201, response_model=OlaRead, tags=["admin"])
 async def create_ola(body: OlaCreate, api: Api) -> dict[str, Any]:
     def work(session: Session, actor: Actor) -> dict[str, Any]:
-        return _ola(service.create_ola(session, actor, body.model_dump()))
+        return _ola(sla_admin.create_ola(session, actor, body.model_dump()))
 
     return await api.write(work)
 
@@ -170,7 +171,7 @@ async def patch_ola(ola_id: int, body: OlaPatch, api: Api) -> dict[str, Any]:
     def work(session: Session, actor: Actor) -> dict[str, Any]:
         require_admin(actor)
         row = queries.get_ola(session, ola_id)
-        return _ola(service.update_ola(session, actor, row, body.model_dump(exclude_unset=True)))
+        return _ola(sla_admin.update_ola(session, actor, row, body.model_dump(exclude_unset=True)))
 
     return await api.write(work)
 
@@ -184,7 +185,7 @@ async def delete_calendar(calendar_id: int, api: Api) -> Response:
 
     def work(session: Session, actor: Actor) -> None:
         require_admin(actor)
-        service.delete_calendar(session, actor, queries.get_calendar(session, calendar_id))
+        sla_admin.delete_calendar(session, actor, queries.get_calendar(session, calendar_id))
 
     await api.write(work)
     return Response(status_code=204)
@@ -196,7 +197,7 @@ async def delete_policy(policy_id: int, api: Api) -> Response:
 
     def work(session: Session, actor: Actor) -> None:
         require_admin(actor)
-        service.delete_policy(session, actor, queries.get_policy(session, policy_id))
+        sla_admin.delete_policy(session, actor, queries.get_policy(session, policy_id))
 
     await api.write(work)
     return Response(status_code=204)
@@ -206,7 +207,7 @@ async def delete_policy(policy_id: int, api: Api) -> Response:
 async def delete_ola(ola_id: int, api: Api) -> Response:
     def work(session: Session, actor: Actor) -> None:
         require_admin(actor)
-        service.delete_ola(session, actor, queries.get_ola(session, ola_id))
+        sla_admin.delete_ola(session, actor, queries.get_ola(session, ola_id))
 
     await api.write(work)
     return Response(status_code=204)
