@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from dutydesk.access.policy import Actor, Role, can_see_customer
 from dutydesk.incidents.lifecycle import OPEN
-from dutydesk.incidents.queries import IncidentFilter, count_incidents, like_escaped
+from dutydesk.incidents.queries import IncidentFilter, count_incidents_each, like_escaped
 from dutydesk.kernel.errors import NotFound
 from dutydesk.models import (
     Category,
@@ -127,11 +127,12 @@ def count_parts(flt: IncidentFilter) -> list[IncidentFilter]:
 def tab_counts(session: Session, actor: Actor, *, now: datetime, hours: int) -> dict[str, int]:
     """Each tab's own count (without the user's filters), capped at COUNT_CAP + 1."""
     empty = IncidentFilter()
-    counts = {}
-    for tab in TABS:
-        parts = count_parts(tab_filter(tab, actor, empty, now=now, hours=hours))
-        total = sum(count_incidents(session, actor, p, cap=COUNT_CAP) for p in parts)
-        counts[tab.key] = min(COUNT_CAP + 1, total)
+    parts = [count_parts(tab_filter(tab, actor, empty, now=now, hours=hours)) for tab in TABS]
+    flat = count_incidents_each(session, actor, [p for ps in parts for p in ps], cap=COUNT_CAP)
+    counts, at = {}, 0
+    for tab, ps in zip(TABS, parts, strict=True):
+        counts[tab.key] = min(COUNT_CAP + 1, sum(flat[at : at + len(ps)]))
+        at += len(ps)
     return counts
 
 

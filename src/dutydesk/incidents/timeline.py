@@ -49,13 +49,23 @@ class Entry:
     reason: str | None = None
     rule_id: str | None = None
 
+    # for the template: a method call from Jinja costs several times a property read
+    @property
+    def at_iso(self) -> str:
+        return self.at.isoformat()
 
-def _decode(raw: str | None) -> Any:
-    """A history value as a short text: dicts (snapshots, clock sets) as `key: value` pairs
-    without the empty ones."""
-    if raw is None:
-        return None
-    value = json.loads(raw)
+    @property
+    def at_text(self) -> str:
+        return self.at.strftime("%Y-%m-%d %H:%M:%S")
+
+    @property
+    def field_text(self) -> str:
+        return self.field.replace("_", " ") if self.field else ""
+
+
+def _shown(value: Any) -> Any:
+    """A decoded history value as a short text: dicts (snapshots, clock sets) as `key: value`
+    pairs without the empty ones."""
     if isinstance(value, dict):
         shown = [
             f"{k.replace('_', ' ')}: {_short(v)}" for k, v in value.items() if v not in (None, "")
@@ -85,26 +95,45 @@ def _style(kind: str) -> str:
     return "history"
 
 
-def _event_entry(event: IncidentEvent) -> Entry:
-    raw = json.loads(event.new) if event.new is not None else None
+_EVENT_COLUMNS = (
+    IncidentEvent.at,
+    IncidentEvent.kind,
+    IncidentEvent.actor_name,
+    IncidentEvent.field,
+    IncidentEvent.old,
+    IncidentEvent.new,
+    IncidentEvent.reason,
+    IncidentEvent.rule_id,
+)
+_BODY_KINDS = INTERNAL_EVENT_KINDS | {"public_reply"}
+
+
+def _event_entry(row: Any) -> Entry:
+    """One history event (a row of `_EVENT_COLUMNS`); its JSON values are decoded once."""
+    at, kind, who, field, old_raw, new_raw, reason, rule_id = row
+    new = json.loads(new_raw) if new_raw is not None else None
     body = None
-    if isinstance(raw, dict) and event.kind in INTERNAL_EVENT_KINDS | {"public_reply"}:
-        body = str(raw.get("body") or raw.get("filename") or "")
-    elif isinstance(raw, dict) and "filename" in raw:
-        body = str(raw["filename"])
-    new, old = _decode(event.new), _decode(event.old)
+    if isinstance(new, dict) and kind in _BODY_KINDS:
+        body = str(new.get("body") or new.get("filename") or "")
+    elif isinstance(new, dict) and "filename" in new:
+        body = str(new["filename"])
+    if body is None:
+        old = _shown(json.loads(old_raw)) if old_raw is not None else None
+        new = _shown(new)
+    else:
+        old = new = None
     return Entry(
-        at=event.at,
-        kind=event.kind,
-        style=_style(event.kind),
-        who=event.actor_name,
-        label=KIND_LABELS.get(event.kind, event.kind.replace("_", " ")),
-        field=event.field,
-        old=None if body is not None else old,
-        new=None if body is not None else new,
+        at=at,
+        kind=kind,
+        style=_style(kind),
+        who=who,
+        label=KIND_LABELS.get(kind) or kind.replace("_", " "),
+        field=field,
+        old=old,
+        new=new,
         body=body,
-        reason=event.reason,
-        rule_id=event.rule_id,
+        reason=reason,
+        rule_id=rule_id,
     )
 
 
@@ -113,13 +142,13 @@ def timeline(
 ) -> tuple[list[Entry], bool]:
     """(entries oldest first, whether older history exists). Requesters never get here, but
     internal events are still left out for them, as in ``queries.list_events``."""
-    query = select(IncidentEvent).where(IncidentEvent.incident_id == incident.id)
+    query = select(*_EVENT_COLUMNS).where(IncidentEvent.incident_id == incident.id)
     if not actor.is_staff:
         query = query.where(IncidentEvent.kind.not_in(sorted(INTERNAL_EVENT_KINDS)))
-    events = session.scalars(query.order_by(IncidentEvent.seq.desc()).limit(limit + 1)).all()
+    events = session.execute(query.order_by(IncidentEvent.seq.desc()).limit(limit + 1)).all()
     more = len(events) > limit
     events = events[:limit]
-    since = events[-1].at if events and more else None
+    since = events[-1][0] if events and more else None
     entries = [_event_entry(e) for e in events]
     notes = select(Notification).where(Notification.incident_id == incident.id)
     if since is not None:
