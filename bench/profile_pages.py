@@ -10,12 +10,14 @@ everything the server does for a page: authentication, the reads, the template, 
     .venv/bin/python bench/profile_pages.py                        # 1M rows, every page
     .venv/bin/python bench/profile_pages.py --page incident --limit 40
     .venv/bin/python bench/profile_pages.py --no-profile           # CPU per page only
+    .venv/bin/python bench/profile_pages.py --backend postgresql   # a fresh seeded database
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import io
 import pstats
@@ -28,12 +30,14 @@ from typing import Any
 
 import anyio.to_thread
 import httpx
-from _common import create_token
+from _common import create_token, pg_database
 from pages import PASSWORD, TIMELINE, add_user
-from queue_query import AGENT_CUSTOMER, QUEUE_GROUP, sqlite_database
+from queue_query import AGENT_CUSTOMER, QUEUE_GROUP, seed_postgresql, sqlite_database
+from sqlalchemy import event
 
 from dutydesk.app import create_app
 from dutydesk.config import Settings
+from dutydesk.db import Database, make_engine
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 PAGES = {
@@ -135,29 +139,66 @@ async def run(app: Any, args: argparse.Namespace, number: str) -> None:
         print(f"{name:<12} {who:<6} {p50 * 1000:>10.1f} {p95 * 1000:>10.1f} {wall:>11.1f}")
 
 
+def watch_statements(database: Database, into: dict[str, list[float]]) -> None:
+    """Wall time of every statement the database runs, by SQL text (warm-up included)."""
+    started: list[float] = []
+
+    @event.listens_for(database.engine, "before_cursor_execute")
+    def before(*_: Any) -> None:
+        started.append(time.perf_counter())
+
+    @event.listens_for(database.engine, "after_cursor_execute")
+    def after(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        into.setdefault(statement, []).append(time.perf_counter() - started.pop())
+
+
+def print_statements(statements: dict[str, list[float]], top: int) -> None:
+    ranked = sorted(statements.items(), key=lambda kv: -sum(kv[1]))[:top]
+    print(f"\n===== the {top} statements with the most total time")
+    for sql, times in ranked:
+        times.sort()
+        one_line = " ".join(sql.split())
+        print(
+            f"{sum(times) * 1000:9.1f} ms total  {len(times):5d}x  "
+            f"p50 {times[len(times) // 2] * 1000:7.2f} ms  max {times[-1] * 1000:7.2f} ms"
+        )
+        print(f"    {one_line[:400]}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument(
+        "--backend", choices=["sqlite", "postgresql"], default="sqlite", help="a seeded copy"
+    )
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--page", choices=sorted(PAGES), default=None)
     parser.add_argument("--limit", type=int, default=None, help="timeline entries to show")
     parser.add_argument("--no-profile", dest="profile", action="store_false")
     parser.add_argument("--sort", default="cumulative")
+    parser.add_argument("--sql", type=int, default=0, help="print the N slowest statements")
     parser.add_argument("--limit-profile", type=int, default=40)
     parser.add_argument("--callers", default=None, help="print who calls functions matching this")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="dutydesk-profile-pages-") as tmp:
-        workdir = Path(tmp)
+    with contextlib.ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dd-pages-")))
         url = args.database_url
-        if url is None:
+        if url is None and args.backend == "postgresql":
+            url = stack.enter_context(pg_database("dutydesk_bench_pages"))
+            print(f"database: seeded by COPY in {seed_postgresql(url, args.rows, workdir):.0f}s")
+        elif url is None:
             url, prep = sqlite_database(args.rows, workdir, use_cache=True)
             print(f"database: {prep}", flush=True)
         add_user(url, workdir, "bob", "admin")
         add_user(url, workdir, "alice", "agent")
         admin_token = create_token(url, workdir, "bob")
         settings = Settings(database_url=url, storage_dir=workdir / "files", serve_worker=False)
-        app = create_app(settings)
+        database = Database(make_engine(url))
+        statements: dict[str, list[float]] = {}
+        if args.sql:
+            watch_statements(database, statements)
+        app = create_app(settings, database)
 
         async def go() -> None:
             async with app.router.lifespan_context(app):
@@ -165,6 +206,8 @@ def main() -> int:
                 await run(app, args, number)
 
         asyncio.run(go())
+        if args.sql:
+            print_statements(statements, args.sql)
     return 0
 
 
