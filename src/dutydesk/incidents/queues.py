@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Integer, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from dutydesk.access.policy import Actor, Role, can_see_customer
@@ -170,34 +171,33 @@ def names_for(
     cis: Iterable[int | None] = (),
     categories: Iterable[int | None] = (),
 ) -> Names:
-    """Display names of exactly the ids given (one small query per kind)."""
+    """Display names of exactly the ids given, in one round trip (a UNION ALL of one small
+    select per kind)."""
+    wanted: dict[str, tuple[Any, list[int]]] = {
+        "groups": (SupportGroup, _ids(groups)),
+        "users": (User, _ids(users)),
+        "customers": (Customer, _ids(customers)),
+        "services": (Service, _ids(services)),
+        "cis": (ConfigurationItem, _ids(cis)),
+        "categories": (Category, _ids(categories)),
+    }
+    parts = [
+        select(literal(kind), model.id, _label(model)).where(model.id.in_(ids))
+        for kind, (model, ids) in wanted.items()
+        if ids
+    ]
+    found: dict[str, dict[int, str]] = {kind: {} for kind in wanted}
+    if parts:
+        for kind, ident, label in session.execute(union_all(*parts)):
+            found[kind][ident] = label
+    return Names(**found)
 
-    def pick(
-        model: type[SupportGroup | Customer | Service | ConfigurationItem | Category],
-        ids: Iterable[int | None],
-    ) -> dict[int, str]:
-        wanted = _ids(ids)
-        if not wanted:
-            return {}
-        rows = session.execute(select(model.id, model.name).where(model.id.in_(wanted)))
-        return {row[0]: row[1] for row in rows}
 
-    wanted_users = _ids(users)
-    user_rows = (
-        session.execute(
-            select(User.id, User.full_name, User.username).where(User.id.in_(wanted_users))
-        ).all()
-        if wanted_users
-        else []
-    )
-    return Names(
-        groups=pick(SupportGroup, groups),
-        users={row[0]: row[1] or row[2] for row in user_rows},
-        customers=pick(Customer, customers),
-        services=pick(Service, services),
-        cis=pick(ConfigurationItem, cis),
-        categories=pick(Category, categories),
-    )
+def _label(model: type[Any]) -> Any:
+    """What a row is called: a person's full name (their user name when it is empty)."""
+    if model is User:
+        return func.coalesce(func.nullif(User.full_name, ""), User.username)
+    return model.name
 
 
 @dataclass(frozen=True)
@@ -209,41 +209,42 @@ class Option:
 
 def filter_options(session: Session, actor: Actor) -> dict[str, list[Option]]:
     """The choices of the queue filters and the incident forms: active groups, active staff,
-    the customers the actor may see, services, CIs and categories."""
-    groups = session.execute(
-        select(SupportGroup.id, SupportGroup.name)
-        .where(SupportGroup.is_active.is_(True))
-        .order_by(SupportGroup.name)
-    ).all()
-    staff = session.execute(
-        select(User.id, User.full_name, User.username)
-        .where(User.is_active.is_(True), User.role != Role.requester.value)
-        .order_by(User.username)
-    ).all()
-    customers = session.execute(
-        select(Customer.id, Customer.name)
-        .where(Customer.is_active.is_(True))
-        .order_by(Customer.name)
-    ).all()
-    services = session.execute(
-        select(Service.id, Service.name, Service.customer_id).order_by(Service.name)
-    ).all()
-    cis = session.execute(
-        select(ConfigurationItem.id, ConfigurationItem.name, ConfigurationItem.service_id).order_by(
-            ConfigurationItem.name
-        )
-    ).all()
-    categories = session.execute(
-        select(Category.id, Category.name, Category.parent_id).order_by(Category.name)
-    ).all()
-    return {
-        "groups": [Option(r[0], r[1]) for r in groups],
-        "staff": [Option(r[0], r[1] or r[2]) for r in staff],
-        "customers": [Option(r[0], r[1]) for r in customers if can_see_customer(actor, r[0])],
-        "services": [Option(r[0], r[1], r[2]) for r in services],
-        "cis": [Option(r[0], r[1], r[2]) for r in cis],
-        "categories": [Option(r[0], r[1], r[2]) for r in categories],
+    the customers the actor may see, services, CIs and categories; one round trip, each kind
+    in its order (names; staff by user name)."""
+    no_parent = literal(None, Integer)
+    kinds = (
+        select(
+            literal("groups"), SupportGroup.id, SupportGroup.name, no_parent, SupportGroup.name
+        ).where(SupportGroup.is_active.is_(True)),
+        select(literal("staff"), User.id, _label(User), no_parent, User.username).where(
+            User.is_active.is_(True), User.role != Role.requester.value
+        ),
+        select(literal("customers"), Customer.id, Customer.name, no_parent, Customer.name).where(
+            Customer.is_active.is_(True)
+        ),
+        select(literal("services"), Service.id, Service.name, Service.customer_id, Service.name),
+        select(
+            literal("cis"),
+            ConfigurationItem.id,
+            ConfigurationItem.name,
+            ConfigurationItem.service_id,
+            ConfigurationItem.name,
+        ),
+        select(
+            literal("categories"), Category.id, Category.name, Category.parent_id, Category.name
+        ),
+    )
+    combined = union_all(*kinds).subquery()
+    kind, ident, label, parent, order = combined.c
+    rows = session.execute(select(kind, ident, label, parent).order_by(kind, order, ident))
+    options: dict[str, list[Option]] = {
+        k: [] for k in ("groups", "staff", "customers", "services", "cis", "categories")
     }
+    for k, i, text_, parent_id in rows:
+        if k == "customers" and not can_see_customer(actor, i):
+            continue
+        options[k].append(Option(i, text_, parent_id))
+    return options
 
 
 def search_staff(session: Session, prefix: str, limit: int = 8) -> Sequence[User]:
