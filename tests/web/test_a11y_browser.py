@@ -1,0 +1,93 @@
+"""Every main page in a real browser: no serious or critical axe-core finding (1366×768, with
+`bypass_csp` because axe is injected inline), no sideways scrolling at 390×844, and
+screenshots at both sizes under test-artifacts/ (`a11y-<page>-desktop|phone.png`).
+
+One signed-in context per user and size for the whole module (the `served` app is
+module-scoped too); the parametrized test names the page that fails."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.web.conftest import Served, axe_violations, new_page, screenshot
+
+# page name -> (who, path); {incident} is an incident with timeline entries and SLA clocks,
+# {own} one of Dave's own incidents
+PAGES = {
+    "sign-in": (None, "/login"),
+    "queues": ("alice", "/queues"),
+    "incident": ("alice", "/incidents/{incident}"),
+    "new-incident": ("alice", "/incidents/new"),
+    "board": ("alice", "/board"),
+    "dashboard": ("bob", "/dashboard"),
+    "account": ("alice", "/account"),
+    "portal-home": ("dave", "/portal"),
+    "portal-new": ("dave", "/portal/new"),
+    "portal-incident": ("dave", "/portal/incidents/{own}"),
+    "admin-index": ("bob", "/admin"),
+    "admin-list": ("bob", "/admin/users"),
+    "admin-form": ("bob", "/admin/groups/new"),
+}
+SIZES = {"desktop": (1366, 768), "phone": (390, 844)}
+
+
+class Pages:
+    """One page per (user, size), opened on first use and closed with the module."""
+
+    def __init__(self, chromium: Any, served: Served) -> None:
+        self.chromium, self.served = chromium, served
+        self.open: dict[tuple[str | None, str], Any] = {}
+
+    def get(self, who: str | None, size: str) -> Any:
+        if (who, size) not in self.open:
+            width, height = SIZES[size]
+            self.open[who, size] = new_page(
+                self.chromium, self.served, who, width=width, height=height, bypass_csp=True
+            )
+        return self.open[who, size]
+
+    def close(self) -> None:
+        for page in self.open.values():
+            page.context.close()
+
+
+@pytest.fixture(scope="module")
+def pages(chromium: Any, served: Served) -> Iterator[Pages]:
+    number = served.incidents[2]  # logged by Alice for Dave: in her group's customer
+    with httpx.Client(base_url=served.url) as api:
+        for visibility, body in (("work_note", "Relay 2 is slow"), ("public", "Looking at it")):
+            note = api.post(
+                f"/api/v1/incidents/{number}/comments",
+                json={"body": body, "visibility": visibility},
+                headers=served.cast.alice.headers,
+            )
+            assert note.status_code == 201, note.text
+    found = Pages(chromium, served)
+    yield found
+    found.close()
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_the_page_has_no_serious_axe_finding_and_fits_a_phone(
+    pages: Pages, served: Served, name: str
+) -> None:
+    who, path = PAGES[name]
+    path = path.format(incident=served.incidents[2], own=served.incidents[0])
+    desktop = pages.get(who, "desktop")
+    response = desktop.goto(path)
+    assert response.status == 200, (name, response.status)
+    screenshot(desktop, f"a11y-{name}-desktop")
+    desktop.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true })")
+    violations = axe_violations(desktop)  # with the forms behind "Assign…", "Edit details" open
+    phone = pages.get(who, "phone")
+    phone.goto(path)
+    screenshot(phone, f"a11y-{name}-phone")
+    widths = phone.evaluate(
+        "() => [document.documentElement.scrollWidth, window.innerWidth]"
+    )
+    assert violations == [], violations
+    assert widths[0] <= widths[1], f"{name} scrolls sideways at 390 px: {widths}"
