@@ -86,8 +86,6 @@ def test_the_page_has_no_serious_axe_finding_and_fits_a_phone(
     phone = pages.get(who, "phone")
     phone.goto(path)
     screenshot(phone, f"a11y-{name}-phone")
-    widths = phone.evaluate(
-        "() => [document.documentElement.scrollWidth, window.innerWidth]"
-    )
+    widths = phone.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
     assert violations == [], violations
     assert widths[0] <= widths[1], f"{name} scrolls sideways at 390 px: {widths}"

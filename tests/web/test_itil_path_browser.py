@@ -29,9 +29,7 @@ def route_portal_reports_to_the_desk(served: Served) -> None:
         "actions": [{"type": "assign_group", "value": served.cast.desk.id}],
     }
     with httpx.Client(base_url=served.url) as api:
-        done = api.post(
-            "/api/v1/admin/routing/rules", json=rule, headers=served.cast.bob.headers
-        )
+        done = api.post("/api/v1/admin/routing/rules", json=rule, headers=served.cast.bob.headers)
     assert done.status_code == 201, done.text
 
 

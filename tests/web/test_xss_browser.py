@@ -30,7 +30,7 @@ CORPUS = [
     "javascript:window.__xss=1",
     "[x](javascript:window.__xss=1)",
     '<a href="javascript:window.__xss=1">x</a>',
-    "<iframe srcdoc=\"<script>parent.__xss=1</script>\"></iframe>",
+    '<iframe srcdoc="<script>parent.__xss=1</script>"></iframe>',
     "{{7*7}}",
 ]
 TEXT = "\n".join(CORPUS)
@@ -101,7 +101,13 @@ def fill_records(served: Served) -> Corpus:
             },
             headers={**bob.headers, "If-Match": current.headers["etag"]},
         ).raise_for_status()
-        post(api, alice, f"/incidents/{number}/comments", body=f"NOTE-ONLY\n{TEXT}", visibility="work_note")
+        post(
+            api,
+            alice,
+            f"/incidents/{number}/comments",
+            body=f"NOTE-ONLY\n{TEXT}",
+            visibility="work_note",
+        )
         post(api, alice, f"/incidents/{number}/comments", body=TEXT, visibility="public")
         for name in NO_SLASH:
             done = api.post(
@@ -153,9 +159,9 @@ def browse(request: pytest.FixtureRequest, chromium: Any, served: Served) -> Ite
             page.csp_errors = []
             page.on(
                 "console",
-                lambda m, p=page: p.csp_errors.append(m.text)
-                if "Content Security Policy" in m.text
-                else None,
+                lambda m, p=page: (
+                    p.csp_errors.append(m.text) if "Content Security Policy" in m.text else None
+                ),
             )
             opened[who] = page
         return opened[who]
