@@ -182,7 +182,10 @@ PAGES: dict[str, tuple[str, str, list[str]]] = {
     "incident": ("bob", "/incidents/{showcase}", [*CORPUS, "NOTE-ONLY", "javascript:xss0"]),
     "incident-portal-report": ("bob", "/incidents/{portal}", ["PORTAL", *CORPUS]),
     "board": ("bob", "/board?group=all", CORPUS[1:]),  # the showcase is resolved: not shown
-    "dashboard": ("bob", "/dashboard", []),
+    **{  # the breakdown names the showcase's group, service and category
+        f"dashboard-by-{by}": ("bob", f"/dashboard?by={by}", CORPUS[:1])
+        for by in ("group", "service", "category")
+    },
     "mentions": ("bob", "/workspace/mentions?body=%40xss", CORPUS[:8]),  # 8 at most
     "mentions-last": ("bob", "/workspace/mentions?body=%40xss8", CORPUS[8:]),
     "account": ("xss0", "/account", CORPUS[:1]),
