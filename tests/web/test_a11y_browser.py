@@ -2,8 +2,8 @@
 `bypass_csp` because axe is injected inline), no sideways scrolling at 390×844, and
 screenshots at both sizes under test-artifacts/ (`a11y-<page>-desktop|phone.png`).
 
-One signed-in context per user and size for the whole module (the `served` app is
-module-scoped too); the parametrized test names the page that fails."""
+One signed-in context per user for the whole module (the `served` app is module-scoped
+too), resized from phone to desktop on each page; the parametrized test names the page."""
 
 from __future__ import annotations
 
@@ -32,23 +32,19 @@ PAGES = {
     "admin-list": ("bob", "/admin/users"),
     "admin-form": ("bob", "/admin/groups/new"),
 }
-SIZES = {"desktop": (1366, 768), "phone": (390, 844)}
 
 
 class Pages:
-    """One page per (user, size), opened on first use and closed with the module."""
+    """One signed-in page per user for the module (its viewport is resized per size)."""
 
     def __init__(self, chromium: Any, served: Served) -> None:
         self.chromium, self.served = chromium, served
-        self.open: dict[tuple[str | None, str], Any] = {}
+        self.open: dict[str | None, Any] = {}
 
-    def get(self, who: str | None, size: str) -> Any:
-        if (who, size) not in self.open:
-            width, height = SIZES[size]
-            self.open[who, size] = new_page(
-                self.chromium, self.served, who, width=width, height=height, bypass_csp=True
-            )
-        return self.open[who, size]
+    def get(self, who: str | None) -> Any:
+        if who not in self.open:
+            self.open[who] = new_page(self.chromium, self.served, who, bypass_csp=True)
+        return self.open[who]
 
     def close(self) -> None:
         for page in self.open.values():
@@ -77,15 +73,15 @@ def test_the_page_has_no_serious_axe_finding_and_fits_a_phone(
 ) -> None:
     who, path = PAGES[name]
     path = path.format(incident=served.incidents[2], own=served.incidents[0])
-    desktop = pages.get(who, "desktop")
-    response = desktop.goto(path)
+    page = pages.get(who)
+    page.set_viewport_size({"width": 390, "height": 844})
+    response = page.goto(path)
     assert response.status == 200, (name, response.status)
-    screenshot(desktop, f"a11y-{name}-desktop")
-    desktop.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true })")
-    violations = axe_violations(desktop)  # with the forms behind "Assign…", "Edit details" open
-    phone = pages.get(who, "phone")
-    phone.goto(path)
-    screenshot(phone, f"a11y-{name}-phone")
-    widths = phone.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    screenshot(page, f"a11y-{name}-phone")
+    widths = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    page.set_viewport_size({"width": 1366, "height": 768})
+    screenshot(page, f"a11y-{name}-desktop")
+    page.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true })")
+    violations = axe_violations(page)  # with the forms behind "Assign…", "Edit details" open
     assert violations == [], violations
     assert widths[0] <= widths[1], f"{name} scrolls sideways at 390 px: {widths}"

@@ -4,18 +4,30 @@ stale meanwhile shows the difference instead of overwriting the other agent's ch
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
 from dutydesk.models import Incident
-from tests.web.conftest import Served, screenshot
+from tests.web.conftest import Served, new_page, screenshot
+
+AGENTS = ("alice", "bob")
 
 
-def open_incident(open_page: Callable[..., Any], username: str, number: str) -> Any:
-    page = open_page(username, width=1366, height=768)
+@pytest.fixture(scope="module")
+def agents(chromium: Any, served: Served) -> Iterator[dict[str, Any]]:
+    """Alice's and Bob's pages, signed in once for the module."""
+    pages = {who: new_page(chromium, served, who, width=1366, height=768) for who in AGENTS}
+    yield pages
+    for page in pages.values():
+        page.context.close()
+
+
+def open_incident(agents: dict[str, Any], username: str, number: str) -> Any:
+    page = agents[username]
     page.goto(f"/incidents/{number}")
     page.wait_for_function(  # the live stream is connected
         "() => document.querySelector('#incident-live').liveSource?.readyState === 1"
@@ -36,11 +48,11 @@ def edit_title(page: Any, title: str) -> None:
 
 
 def test_a_reply_and_a_state_change_show_on_the_other_open_page_within_two_seconds(
-    open_page: Callable[..., Any], served: Served
+    agents: dict[str, Any], served: Served
 ) -> None:
     number = served.incidents[2]
-    watcher = open_incident(open_page, "bob", number)
-    actor = open_incident(open_page, "alice", number)
+    watcher = open_incident(agents, "bob", number)
+    actor = open_incident(agents, "alice", number)
     actor.check('#composer input[name=visibility][value="public"]')
     actor.fill("#comment-body", "The relay is draining again.")
     actor.click("#composer button[type=submit]")
@@ -54,12 +66,12 @@ def test_a_reply_and_a_state_change_show_on_the_other_open_page_within_two_secon
 
 
 def test_saving_a_stale_page_shows_the_difference_and_overwrites_nothing(
-    open_page: Callable[..., Any], served: Served
+    agents: dict[str, Any], served: Served
 ) -> None:
     number = served.incidents[0]
     seen = short_description(served, number)
-    stale = open_incident(open_page, "bob", number)
-    first = open_incident(open_page, "alice", number)
+    stale = open_incident(agents, "bob", number)
+    first = open_incident(agents, "alice", number)
     edit_title(first, "Cannot send e-mail from Outlook")
     expect(first.locator(".flash--success")).to_have_text(f"{number} saved.")
     # the live update refreshes the header and timeline, never a form being filled in

@@ -134,9 +134,15 @@ def fill_records(served: Served) -> Corpus:
 
 
 @pytest.fixture(scope="module")
-def corpus(served: Served, chromium: Any) -> Corpus:
+def states() -> dict[str, Any]:
+    """Each user's signed-in cookies: one sign-in per user for the whole module."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def corpus(served: Served, chromium: Any, states: dict[str, Any]) -> Corpus:
     found = fill_records(served)
-    page = new_page(chromium, served, "dave")
+    page = new_page(chromium, served, "dave", states=states)
     page.goto("/portal/new")
     page.fill("#short_description", CORPUS[3])
     page.fill("#description", f"PORTAL\n{TEXT}")
@@ -148,14 +154,17 @@ def corpus(served: Served, chromium: Any) -> Corpus:
 
 
 @pytest.fixture(scope="module", params=["csp", "bypass_csp"])
-def browse(request: pytest.FixtureRequest, chromium: Any, served: Served) -> Iterator[Any]:
+def browse(
+    request: pytest.FixtureRequest, chromium: Any, served: Served, states: dict[str, Any]
+) -> Iterator[Any]:
     """`browse(who)`: a page signed in as `who`, one per user for the module and CSP mode;
     each page's console complaints about the CSP are in `page.csp_errors`."""
     opened: dict[str, Any] = {}
 
     def get(who: str) -> Any:
         if who not in opened:
-            page = new_page(chromium, served, who, bypass_csp=request.param == "bypass_csp")
+            bypass = request.param == "bypass_csp"
+            page = new_page(chromium, served, who, states=states, bypass_csp=bypass)
             page.csp_errors = []
             page.on(
                 "console",
@@ -182,9 +191,9 @@ PAGES: dict[str, tuple[str, str, list[str]]] = {
     "incident": ("bob", "/incidents/{showcase}", [*CORPUS, "NOTE-ONLY", "javascript:xss0"]),
     "incident-portal-report": ("bob", "/incidents/{portal}", ["PORTAL", *CORPUS]),
     "board": ("bob", "/board?group=all", CORPUS[1:]),  # the showcase is resolved: not shown
-    **{  # the breakdown names the showcase's group, service and category
+    **{  # the breakdown names the showcase's group and category
         f"dashboard-by-{by}": ("bob", f"/dashboard?by={by}", CORPUS[:1])
-        for by in ("group", "service", "category")
+        for by in ("group", "category")
     },
     "mentions": ("bob", "/workspace/mentions?body=%40xss", CORPUS[:8]),  # 8 at most
     "mentions-last": ("bob", "/workspace/mentions?body=%40xss8", CORPUS[8:]),
