@@ -14,17 +14,18 @@ import httpx
 import pytest
 
 from tests.web.conftest import Served, axe_violations, new_page, screenshot
+from tests.web.test_dashboard_browser import resolve_one
 
 # page name -> (who, path); {incident} is an incident with timeline entries and SLA clocks,
-# {own} one of Dave's own incidents
+# {own} Dave's own incident, resolved
 PAGES = {
     "sign-in": (None, "/login"),
-    "queues": ("alice", "/queues"),
-    "incident": ("alice", "/incidents/{incident}"),
-    "new-incident": ("alice", "/incidents/new"),
-    "board": ("alice", "/board"),
+    "queues": ("bob", "/queues?tab=all"),  # Bob holds nothing: his default tab is empty
+    "incident": ("bob", "/incidents/{incident}"),
+    "new-incident": ("bob", "/incidents/new"),
+    "board": ("bob", "/board?group=all"),
     "dashboard": ("bob", "/dashboard"),
-    "account": ("alice", "/account"),
+    "account": ("bob", "/account"),
     "portal-home": ("dave", "/portal"),
     "portal-new": ("dave", "/portal/new"),
     "portal-incident": ("dave", "/portal/incidents/{own}"),
@@ -53,7 +54,8 @@ class Pages:
 
 @pytest.fixture(scope="module")
 def pages(chromium: Any, served: Served) -> Iterator[Pages]:
-    number = served.incidents[2]  # logged by Alice for Dave: in her group's customer
+    resolve_one(served)  # Dave's own: the portal asks him to confirm, the charts have data
+    number = served.incidents[2]  # logged by Alice for Dave
     with httpx.Client(base_url=served.url) as api:
         for visibility, body in (("work_note", "Relay 2 is slow"), ("public", "Looking at it")):
             note = api.post(

@@ -68,7 +68,7 @@ def fill_records(served: Served) -> Corpus:
                 "/admin/users",
                 username=f"xss{i}",
                 email=f"xss{i}@example.com",
-                role="agent",
+                role="admin" if i == 0 else "agent",  # xss0 browses the staff pages
                 full_name=text,
                 password=PASSWORD,
             )
@@ -126,7 +126,7 @@ def fill_records(served: Served) -> Corpus:
             resolution_notes=TEXT,
             is_workaround=True,
         )
-    actor = Actor(user_id=bob.id, name="bob", role=Role.admin, channel="web")
+    actor = Actor(user_id=ids["users"][0], name="xss0", role=Role.admin, channel="web")
     with served.db.unit_of_work() as session:
         for text in CORPUS:
             save_filter(session, actor, text[:80], f"tab=all&text={quote(text)}")
@@ -183,29 +183,29 @@ def browse(
 # page -> (who, path, texts that must show literally); {showcase} {portal} {first} are numbers
 PAGES: dict[str, tuple[str, str, list[str]]] = {
     **{
-        f"queues-{tab}": ("bob", f"/queues?tab={tab}", [t[:80] for t in CORPUS])  # saved filters
-        for tab in ("mine", "groups", "unassigned", "breaching", "major")
+        f"queues-{tab}": ("xss0", f"/queues?tab={tab}", [t[:80] for t in CORPUS])  # saved filters
+        for tab in ("unassigned", "breaching")  # the others list the same way
     },
-    "queues-all": ("bob", "/queues?tab=all", CORPUS),
-    "queues-text-filter": ("bob", f"/queues?tab=all&text={quote(CORPUS[3])}", []),
-    "incident": ("bob", "/incidents/{showcase}", [*CORPUS, "NOTE-ONLY", "javascript:xss0"]),
-    "incident-portal-report": ("bob", "/incidents/{portal}", ["PORTAL", *CORPUS]),
-    "board": ("bob", "/board?group=all", CORPUS[1:]),  # the showcase is resolved: not shown
+    "queues-all": ("xss0", "/queues?tab=all", CORPUS),
+    "queues-text-filter": ("xss0", f"/queues?tab=all&text={quote(CORPUS[3])}", []),
+    "incident": ("xss0", "/incidents/{showcase}", [*CORPUS, "NOTE-ONLY", "javascript:xss0"]),
+    "incident-portal-report": ("xss0", "/incidents/{portal}", ["PORTAL", *CORPUS]),
+    "board": ("xss0", "/board?group=all", CORPUS[1:]),  # the showcase is resolved: not shown
     **{  # the breakdown names the showcase's group and category
-        f"dashboard-by-{by}": ("bob", f"/dashboard?by={by}", CORPUS[:1])
+        f"dashboard-by-{by}": ("xss0", f"/dashboard?by={by}", CORPUS[:1])
         for by in ("group", "category")
     },
-    "mentions": ("bob", "/workspace/mentions?body=%40xss", CORPUS[:8]),  # 8 at most
-    "mentions-last": ("bob", "/workspace/mentions?body=%40xss8", CORPUS[8:]),
-    "account": ("xss0", "/account", CORPUS[:1]),
+    "mentions": ("xss0", "/workspace/mentions?body=%40xss", CORPUS[:8]),  # 8 at most
+    "mentions-last": ("xss0", "/workspace/mentions?body=%40xss8", CORPUS[8:]),
+    "account": ("xss0", "/account", CORPUS[:1]),  # the user's own name
     "portal-home": ("dave", "/portal", CORPUS),
     "portal-incident": ("dave", "/portal/incidents/{showcase}", CORPUS),
     "portal-report": ("dave", "/portal/incidents/{portal}", ["PORTAL", *CORPUS]),
     **{
-        f"admin-{key}": ("bob", f"/admin/{key}", CORPUS)
+        f"admin-{key}": ("xss0", f"/admin/{key}", CORPUS)
         for key in ("users", "groups", "customers", "services", "cis", "categories")
     },
-    "admin-routing-rules": ("bob", "/admin/routing-rules", CORPUS),
+    "admin-routing-rules": ("xss0", "/admin/routing-rules", CORPUS),
 }
 
 
