@@ -7,7 +7,8 @@ Browser tests (Playwright with Debian's chromium): `served` (the app on a fresh 
 its own, with the cast and a few incidents, served on 127.0.0.1 for the test module),
 `chromium` (one browser per run; the tests skip when /usr/bin/chromium is missing, or fail
 when CI=true), `open_page(username | None, width=…)` (a new browser context, signed in through
-the form when a user name is given), `screenshot(page, name)`; every page opened by
+the form when a user name is given; `new_page` is the same for module-scoped pages),
+`screenshot(page, name)`; every page opened by
 `open_page` is also saved under test-artifacts/ when its test fails.
 """
 
@@ -166,6 +167,38 @@ def screenshot(page: Any, name: str) -> Path:
     return path
 
 
+def new_page(
+    browser: Any,
+    served: Served,
+    username: str | None,
+    *,
+    width: int = 1280,
+    height: int = 800,
+    states: dict[str, Any] | None = None,
+    **options: Any,
+) -> Any:
+    """A page in a new browser context (close it with `page.context.close()`), signed in
+    through the form when a user name is given; for module-scoped pages. `states`, a dict the
+    caller keeps, remembers each user's signed-in cookies: another context of the same user
+    then starts signed in, without the form."""
+    known = states is not None and username in states
+    if known:
+        options["storage_state"] = states[username]  # type: ignore[index]
+    context = browser.new_context(
+        base_url=served.url, viewport={"width": width, "height": height}, **options
+    )
+    page = context.new_page()
+    if username is not None and not known:
+        page.goto("/login")
+        page.fill("#login", username)
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(lambda url: "/login" not in url)
+        if states is not None:
+            states[username] = context.storage_state()
+    return page
+
+
 @pytest.fixture
 def open_page(
     chromium: Any, served: Served, request: pytest.FixtureRequest
@@ -175,17 +208,8 @@ def open_page(
     contexts: list[Any] = []
 
     def open_(username: str | None, *, width: int = 1280, height: int = 800, **options: Any) -> Any:
-        context = chromium.new_context(
-            base_url=served.url, viewport={"width": width, "height": height}, **options
-        )
-        contexts.append(context)
-        page = context.new_page()
-        if username is not None:
-            page.goto("/login")
-            page.fill("#login", username)
-            page.fill("#password", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(lambda url: "/login" not in url)
+        page = new_page(chromium, served, username, width=width, height=height, **options)
+        contexts.append(page.context)
         return page
 
     yield open_

@@ -1,5 +1,5 @@
 """The portal in a real browser: the requester's whole path with the desk's half done through
-the REST API (this branch has no agent pages yet), phone widths, CSP, axe, screenshots."""
+the REST API, phone widths, CSP, screenshots (axe-core: `test_a11y_browser.py`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.factories import Person
-from tests.web.conftest import Served, axe_violations, screenshot
+from tests.web.conftest import Served, screenshot
 
 SIZES = {"desktop": (1366, 768), "phone": (390, 844)}
 
@@ -124,14 +124,6 @@ def test_portal_pages_fit_break_no_csp_rule_and_are_screenshotted(
         assert overflow <= width, f"{path} scrolls sideways at {width} px ({overflow} px)"
         screenshot(page, f"portal-{name}-{size}")
     assert not problems, problems
-
-
-@pytest.mark.parametrize("path", ["/portal", "/portal/new", "/portal/incidents/{number}"])
-def test_no_serious_accessibility_findings(open_page: Any, served: Served, path: str) -> None:
-    page = open_page("dave", bypass_csp=True)  # axe is injected as an inline script
-    page.goto(path.format(number=served.incidents[0]))
-    violations = axe_violations(page)
-    assert not violations, violations
 
 
 def test_the_whole_submit_form_works_with_the_keyboard(open_page: Any) -> None:
