@@ -269,17 +269,13 @@ BASELINE = "baseline: SELECT count(*) 90 days"
 
 
 def dashboard_page(s: Any, actor: Any, start: datetime, end: datetime, now: datetime) -> Any:
-    """Every read of one /dashboard page for the window (reports.web runs the same calls):
+    """Every read of one /dashboard page for the window (reports.web makes the same call):
     the tiles of the period and the one before, the four charts by week, the breakdown."""
     from dutydesk.reports import dashboard
     from dutydesk.reports.kpis import ReportFilter
 
-    window, flt = dashboard.Window(start, end), ReportFilter()
-    table = dashboard.breakdown(s, actor, flt, window, "group")
-    dashboard.summary(s, actor, flt, window, now, wall=table.total)
-    dashboard.summary(s, actor, flt, window.previous, now)
-    dashboard.charts(s, actor, flt, window, now)
-    return table.groups
+    window = dashboard.Window(start, end)
+    return dashboard.page(s, actor, ReportFilter(), window, now, "group").table.groups
 
 
 def time_kpis(url: str, backend: str, prep: str, runs: int) -> KpiResult:

@@ -55,10 +55,6 @@ def dated(flt: ReportFilter, window: Window) -> ReportFilter:
     return replace(flt, opened_from=window.start, opened_to=window.end)
 
 
-def resolved_in(session: Session, actor: Actor, flt: ReportFilter) -> int:
-    return sum(int(row["resolved"]) for row in kpis.volume(session, actor, flt, period="month"))
-
-
 def backlog_at(
     session: Session, actor: Actor, flt: ReportFilter, points: list[datetime]
 ) -> list[list[int]]:
@@ -104,44 +100,43 @@ def summary(
     actor: Actor,
     flt: ReportFilter,
     window: Window,
-    now: datetime,
-    wall: dict[str, Any] | None = None,
+    totals: tuple[kpis.KpiTable, kpis.KpiTable],
+    *,
+    resolved: int,
+    backlog: int,
 ) -> dict[str, Any]:
-    """Every tile's figure for the period (see reports.definitions). `wall` may be the total
-    of a kpi_table already computed for the same filter and window (any grouping)."""
-    scoped = dated(flt, window)
-    if wall is None:
-        wall = kpis.kpi_table(session, actor, scoped).total
-    business = kpis.kpi_table(session, actor, scoped, business=True).total
+    """Every tile's figure for the period (see reports.definitions) from the wall-clock and
+    business-time totals of the period's kpi_tables, its resolved count and its backlog at
+    the end (see `page`); the P1 count is read here."""
+    wall, business = (t.total for t in totals)
     figures: dict[str, Any] = dict(wall)
     figures["business_mttr_seconds"] = business["mttr_seconds"]
     figures["business_mttr_median_seconds"] = business["mttr_median_seconds"]
-    figures["resolved"] = resolved_in(session, actor, scoped)
-    figures["backlog"] = sum(backlog_at(session, actor, flt, [min(window.end, now)])[0])
+    figures["resolved"] = resolved
+    figures["backlog"] = backlog
     if flt.priorities and 1 not in flt.priorities:
         figures["major"] = 0
     else:
-        p1 = kpis._conditions(actor, replace(scoped, priorities=(1,)))
+        p1 = kpis._conditions(actor, replace(dated(flt, window), priorities=(1,)))
         figures["major"] = session.scalar(select(func.count()).select_from(Incident).where(*p1))
     return figures
 
 
 def charts(
-    session: Session, actor: Actor, flt: ReportFilter, window: Window, now: datetime
+    window: Window,
+    now: datetime,
+    per_step: kpis.KpiTable,
+    volume_rows: list[dict[str, Any]],
+    backlog: list[list[int]],
 ) -> list[Chart]:
-    """Opened vs resolved, backlog by age, MTTR and SLA compliance per day or week."""
-    scoped = dated(flt, window)
+    """Opened vs resolved, backlog by age, MTTR and SLA compliance per day or week, from the
+    period's kpi_table and `volume` by step and `backlog_at(chart_ends(window, now))`."""
     buckets = window.buckets()
     keys = [key for key, _, _ in buckets]
     labels = tuple(_short(key) for key in keys)
-    volume = {row["period"]: row for row in kpis.volume(session, actor, scoped, period=window.step)}
-    per = {
-        row["key"]: row
-        for row in kpis.kpi_table(session, actor, scoped, group_by=window.step).groups
-    }
-    ends = [min(end, now) for _, start, end in buckets if start <= now]
-    backlog = backlog_at(session, actor, flt, ends)
-    backlog += [[0] * len(AGE_BUCKETS)] * (len(buckets) - len(backlog))
+    volume = {row["period"]: row for row in volume_rows}
+    per = {row["key"]: row for row in per_step.groups}
+    backlog = backlog + [[0] * len(AGE_BUCKETS)] * (len(buckets) - len(backlog))
     unit = "day" if window.step == "day" else "week (starting Monday)"
     longest = max((r.get("mttr_seconds") or 0.0 for r in per.values()), default=0.0)
     hours = longest >= 2 * 3600  # short durations read better in minutes
@@ -211,6 +206,69 @@ def charts(
     ]
 
 
+def chart_ends(window: Window, now: datetime) -> list[datetime]:
+    """The instants of the backlog chart: the end of each day or week begun by `now`."""
+    return [min(end, now) for _, start, end in window.buckets() if start <= now]
+
+
+@dataclass
+class Page:
+    """Every figure of one dashboard page."""
+
+    table: kpis.KpiTable  # the breakdown
+    current: dict[str, Any]
+    previous: dict[str, Any]
+    charts: list[Chart]
+
+
+def page(
+    session: Session, actor: Actor, flt: ReportFilter, window: Window, now: datetime, by: str
+) -> Page:
+    """The breakdown by `by`, the tiles of the period and of the one before, and the charts,
+    with as few queries as the figures allow: one kpi_tables call per period (the breakdown,
+    the business-time totals and the chart's table by step share one aggregate and one median
+    query), one backlog_at for the chart and both tiles, the resolved count from the chart's
+    volume."""
+    if by not in BREAKDOWNS:
+        raise ValueError(f"cannot break down by {by!r}")
+    scoped = dated(flt, window)
+    table, business, per_step = kpis.kpi_tables(
+        session, actor, scoped, [(by, False), (None, True), (window.step, False)]
+    )
+    before = dated(flt, window.previous)
+    wall_before, business_before = kpis.kpi_tables(
+        session, actor, before, [(None, False), (None, True)]
+    )
+    volume_rows = kpis.volume(session, actor, scoped, period=window.step)
+    ends = chart_ends(window, now)
+    *backlog, at_end, at_start = backlog_at(
+        session, actor, flt, [*ends, min(window.end, now), min(window.previous.end, now)]
+    )
+    current = summary(
+        session,
+        actor,
+        flt,
+        window,
+        (table, business),
+        resolved=sum(int(row["resolved"]) for row in volume_rows),
+        backlog=sum(at_end),
+    )
+    previous = summary(
+        session,
+        actor,
+        flt,
+        window.previous,
+        (wall_before, business_before),
+        resolved=_resolved(session, actor, before),
+        backlog=sum(at_start),
+    )
+    return Page(table, current, previous, charts(window, now, per_step, volume_rows, backlog))
+
+
+def _resolved(session: Session, actor: Actor, flt: ReportFilter) -> int:
+    return sum(int(row["resolved"]) for row in kpis.volume(session, actor, flt, period="month"))
+
+
 def _short(key: str) -> str:
     """'2026-03-09' → '9 Mar' for the x axis."""
     day = datetime.strptime(key, "%Y-%m-%d")
@@ -223,15 +281,6 @@ BREAKDOWNS: dict[str, str] = {
     "service": "Service",
     "category": "Category",
 }
-
-
-def breakdown(
-    session: Session, actor: Actor, flt: ReportFilter, window: Window, by: str
-) -> kpis.KpiTable:
-    """The KPI table grouped by `by`; its total is the period's (summary takes it as `wall`)."""
-    if by not in BREAKDOWNS:
-        raise ValueError(f"cannot break down by {by!r}")
-    return kpis.kpi_table(session, actor, dated(flt, window), group_by=by)
 
 
 def filter_options(session: Session) -> dict[str, list[tuple[int, str]]]:

@@ -254,6 +254,9 @@ def _clock_summary(where: list[ColumnElement[bool]]) -> Any:
     )
 
 
+Spec = tuple[str | None, bool]  # (group_by, business): one table of kpi_tables
+
+
 def kpi_table(
     session: Session,
     actor: Actor,
@@ -263,30 +266,49 @@ def kpi_table(
     business: bool = False,
 ) -> KpiTable:
     """Every per-incident KPI of docs/kpis.md, per group and in total (two queries)."""
+    return kpi_tables(session, actor, flt, [(group_by, business)])[0]
+
+
+def kpi_tables(
+    session: Session, actor: Actor, flt: ReportFilter, specs: Sequence[Spec]
+) -> list[KpiTable]:
+    """Several KPI tables of the same incidents, one per (group_by, business) of `specs`, from
+    one aggregate query and one median query in all: the sums are grouped by every key asked
+    for at once and added up here per table (they are additive), with the wall-clock and the
+    business-time durations side by side; the medians rank each (key, duration) partition in
+    the same pass. The tables equal those of separate kpi_table calls."""
     dialect = _dialect(session)
+    _tune(session, dialect)
     where = _conditions(actor, flt)
-    key = _key(dialect, group_by).label("key")
+    names = list(dict.fromkeys(g for g, _ in specs if g is not None))
+    keys = [_key(dialect, g).label(f"k{i}") for i, g in enumerate(names)]
+    kinds = sorted({b for _, b in specs})  # False (wall clock) and/or True (business time)
     clk = _clock_summary(where)
     resolved = Incident.resolved_at.is_not(None)
-    if business:
-        ack: Any = case((Incident.acknowledged_at.is_not(None), clk.c.resp_business))
-        res: Any = case((resolved, clk.c.resl_business))
-    else:
-        ack = seconds_between(dialect, Incident.acknowledged_at, Incident.opened_at)
-        res = seconds_between(dialect, Incident.resolved_at, Incident.opened_at)
+    durations: dict[bool, tuple[Any, Any]] = {}  # business? -> (time to ack, to resolve)
+    for business in kinds:
+        if business:
+            durations[business] = (
+                case((Incident.acknowledged_at.is_not(None), clk.c.resp_business)),
+                case((resolved, clk.c.resl_business)),
+            )
+        else:
+            durations[business] = (
+                seconds_between(dialect, Incident.acknowledged_at, Incident.opened_at),
+                seconds_between(dialect, Incident.resolved_at, Incident.opened_at),
+            )
 
     def count_if(cond: ColumnElement[bool]) -> Any:
         return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
 
-    keys = [key] if group_by else []
+    timed = [
+        f(x) for b in kinds for x in durations[b] for f in (func.sum, func.count)
+    ]  # per kind: sum(ack), count(ack), sum(res), count(res)
     query = (
         select(
             *keys,
             func.count().label("count"),
-            func.sum(ack),
-            func.count(ack),
-            func.sum(res),
-            func.count(res),
+            *timed,
             count_if(resolved),
             count_if(and_(resolved, Incident.reassignment_count == 0, Incident.reopen_count == 0)),
             count_if(Incident.reopen_count > 0),
@@ -306,25 +328,50 @@ def kpi_table(
         .where(*where)
         .group_by(*keys)
     )
-    sums: dict[Any, _Sums] = {}
+    sums: list[dict[Any, _Sums]] = [{} for _ in specs]
+    n = len(keys)
     for row in session.execute(query):
-        k, values = (row[0], row[1:]) if keys else (None, row)
-        sums[k] = _Sums(*(_number(v) for v in values))
-        if not sums[k].count:
-            del sums[k]  # an ungrouped aggregate over nothing still returns one row
-    medians, total_median = _medians(session, where, keys, res, clk if business else None)
-    labels = _labels(session, group_by, list(sums))
-    table = KpiTable(group_by=group_by, business=business)
-    total = _Sums()
-    for k in sorted(sums, key=_sort_key):
-        total.add(sums[k])
-        entry: dict[str, Any] = {"key": labels[k]}
-        if group_by in ENTITY_FIELDS:
-            entry["key_id"] = k
-        entry.update(sums[k].kpis(medians.get(k)))
-        table.groups.append(entry)
-    table.total = {"key": None, **total.kpis(total_median)}
-    return table
+        values = [_number(v) for v in row[n:]]
+        count, rest = values[0], values[1 + 4 * len(kinds) :]
+        if not count:
+            continue  # an ungrouped aggregate over nothing still returns one row
+        for into, (group_by, business) in zip(sums, specs, strict=True):
+            at = 1 + 4 * kinds.index(business)
+            k = row[names.index(group_by)] if group_by is not None else None
+            into.setdefault(k, _Sums()).add(_Sums(count, *values[at : at + 4], *rest))
+    medians = _medians(
+        session,
+        where,
+        dict(zip(names, keys, strict=True)),
+        {b: durations[b][1] for b in kinds},
+        specs,
+        clk if True in kinds else None,
+    )
+    tables = []
+    for table_sums, (group_by, business), (per_key, total_median) in zip(
+        sums, specs, medians, strict=True
+    ):
+        labels = _labels(session, group_by, list(table_sums))
+        table = KpiTable(group_by=group_by, business=business)
+        total = _Sums()
+        for k in sorted(table_sums, key=_sort_key):
+            total.add(table_sums[k])
+            entry: dict[str, Any] = {"key": labels[k]}
+            if group_by in ENTITY_FIELDS:
+                entry["key_id"] = k
+            entry.update(table_sums[k].kpis(per_key.get(k)))
+            table.groups.append(entry)
+        table.total = {"key": None, **total.kpis(total_median)}
+        tables.append(table)
+    return tables
+
+
+def _tune(session: Session, dialect: str) -> None:
+    """PostgreSQL, for the rest of this transaction: no JIT (compiling the report queries
+    cost more than running them) and room for their sorts and hashes in memory."""
+    if dialect == "postgresql":
+        session.execute(text("SET LOCAL jit = off"))
+        session.execute(text("SET LOCAL work_mem = '32MB'"))
 
 
 def _number(value: Any) -> Any:
@@ -339,44 +386,66 @@ def _sort_key(value: Any) -> tuple[int, Any]:
 
 
 def _medians(
-    session: Session, where: list[ColumnElement[bool]], keys: list[Any], value: Any, clk: Any
-) -> tuple[dict[Any, float], float | None]:
-    """Medians per group and overall, with window functions (no percentile_cont in SQLite):
-    the middle row, or the mean of the two middle rows, of each ordered partition."""
-    key = keys[0] if keys else literal_column("NULL").label("key")
-    part = keys or None
+    session: Session,
+    where: list[ColumnElement[bool]],
+    keys: dict[str, Any],
+    values: dict[bool, Any],
+    specs: Sequence[Spec],
+    clk: Any,
+) -> list[tuple[dict[Any, float], float | None]]:
+    """Medians per group and overall of each spec's time to resolve, with window functions
+    (no percentile_cont in SQLite), in one query: per partition (a key or none, a kind of
+    duration) the middle row, or the two middle rows, of the durations in order (NULLs,
+    e.g. no business time, ranked last and not counted)."""
+    windows = list(dict.fromkeys(w for g, b in specs for w in ((g, b), (None, b))))
+    ranks: list[Any] = []
+    for group_by, business in windows:
+        part = [keys[group_by]] if group_by is not None else None
+        value = values[business]
+        rank = func.row_number().over(partition_by=part, order_by=value.asc().nulls_last())
+        ranks += [rank, func.count(value).over(partition_by=part)]
+    durations = sorted(values)
     ranked = (
         select(
-            key,
-            value.label("d"),
-            func.row_number().over(partition_by=part, order_by=value).label("rk"),
-            func.count().over(partition_by=part).label("nk"),
-            func.row_number().over(order_by=value).label("rt"),
-            func.count().over().label("nt"),
+            *keys.values(),
+            *(values[b].label(f"d{int(b)}") for b in durations),
+            *(r.label(f"r{i}") for i, r in enumerate(ranks)),
         )
         .select_from(Incident)
-        .where(*where, value.is_not(None))
+        .where(*where, Incident.resolved_at.is_not(None))
     )
     if clk is not None:  # business time: the durations come from the clocks
         ranked = ranked.outerjoin(clk, clk.c.incident_id == Incident.id)
     inner = ranked.subquery("ranked")
     c = inner.c
-    middle_k = c.rk.in_([(c.nk + 1) // 2, (c.nk + 2) // 2])
-    middle_t = c.rt.in_([(c.nt + 1) // 2, (c.nt + 2) // 2])
+    middles = []
+    for i in range(len(windows)):
+        rk, nk = c[f"r{2 * i}"], c[f"r{2 * i + 1}"]
+        middles.append(rk.in_([(nk + 1) // 2, (nk + 2) // 2]))
     rows = session.execute(
-        select(c.key, c.d, case((middle_k, 1), else_=0), case((middle_t, 1), else_=0)).where(
-            or_(middle_k, middle_t)
-        )
+        select(
+            *(c[f"k{i}"] for i in range(len(keys))),
+            *(c[f"d{int(b)}"] for b in durations),
+            *(case((m, 1), else_=0) for m in middles),
+        ).where(or_(*middles))
     )
-    per_key: dict[Any, list[float]] = defaultdict(list)
-    overall: list[float] = []
-    for k, d, in_k, in_t in rows:
-        if in_k:
-            per_key[k].append(float(d))
-        if in_t:
-            overall.append(float(d))
-    medians = {k: sum(v) / len(v) for k, v in per_key.items()}
-    return medians, (sum(overall) / len(overall) if overall else None)
+    names = list(keys)
+    middle: list[dict[Any, list[float]]] = [defaultdict(list) for _ in windows]
+    n, m = len(names), len(durations)
+    for row in rows:
+        for i, (group_by, business) in enumerate(windows):
+            d = row[n + durations.index(business)]
+            if row[n + m + i] and d is not None:
+                middle[i][row[names.index(group_by)] if group_by is not None else None].append(
+                    float(d)
+                )
+    found = [{k: sum(v) / len(v) for k, v in w.items()} for w in middle]
+    result = []
+    for group_by, business in specs:
+        total = found[windows.index((None, business))]
+        per_key = found[windows.index((group_by, business))] if group_by is not None else total
+        result.append((per_key, total.get(None)))
+    return result
 
 
 # ----------------------------------------------------------------------------- other tables
