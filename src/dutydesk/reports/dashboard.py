@@ -61,38 +61,64 @@ def backlog_at(
     """For each instant, the incidents open then per age bucket (kpis.AGE_BUCKETS), in one
     query: opened at or before it and not resolved, closed or cancelled by then. The filter's
     dates are ignored. A reopened incident has lost its first resolved_at, so it counts as
-    open from then on (the history is not replayed)."""
+    open from then on (the history is not replayed).
+
+    Each incident is placed once on a grid instead of being tested against every point and
+    bucket (that cost 1.8 s of PostgreSQL CPU for 15 points over 330,000 open incidents):
+    `o` counts the grid instants (points, and points minus each bucket's age) before its
+    opened_at, `e` is the first point by which it was resolved, closed or cancelled. The
+    database counts incidents per (o, e); each point's buckets are added up here from those
+    counts, exactly."""
     if not points:
         return []
-    columns: list[Any] = []
-    for t in points:
-        open_then = and_(
-            Incident.opened_at <= t,
-            or_(Incident.resolved_at.is_(None), Incident.resolved_at > t),
-            or_(Incident.closed_at.is_(None), Incident.closed_at > t),
-            or_(Incident.cancelled_at.is_(None), Incident.cancelled_at > t),
-        )
-        lower: datetime | None = None
-        for _name, upper in AGE_BUCKETS:
-            conds = [open_then]
-            if upper is not None:
-                conds.append(Incident.opened_at > t - upper)
-            if lower is not None:
-                conds.append(Incident.opened_at <= lower)
-            columns.append(func.coalesce(func.sum(case((and_(*conds), 1), else_=0)), 0))
-            lower = t - upper if upper is not None else None
-    first, last = min(points), max(points)
-    could_be_open = (  # only rows open at some point are evaluated point by point
+    instants = sorted(set(points))
+    grid = sorted({t - age for t in instants for _, age in AGE_BUCKETS if age} | set(instants))
+    over = case(*((Incident.opened_at <= x, i) for i, x in enumerate(grid)), else_=len(grid)).label(
+        "o"
+    )
+    gone = case(
+        (
+            and_(
+                Incident.resolved_at.is_(None),
+                Incident.closed_at.is_(None),
+                Incident.cancelled_at.is_(None),
+            ),
+            len(instants),
+        ),
+        *(
+            (
+                or_(Incident.resolved_at <= t, Incident.closed_at <= t, Incident.cancelled_at <= t),
+                j,
+            )
+            for j, t in enumerate(instants)
+        ),
+        else_=len(instants),
+    ).label("e")
+    first, last = instants[0], instants[-1]
+    could_be_open = (  # only rows open at some point are placed on the grid
         Incident.opened_at <= last,
         or_(Incident.resolved_at.is_(None), Incident.resolved_at > first),
         or_(Incident.closed_at.is_(None), Incident.closed_at > first),
         or_(Incident.cancelled_at.is_(None), Incident.cancelled_at > first),
     )
-    row = session.execute(
-        select(*columns).where(*kpis._conditions(actor, flt, dates=False), *could_be_open)
-    ).one()
-    n = len(AGE_BUCKETS)
-    return [[int(v) for v in row[i * n : (i + 1) * n]] for i in range(len(points))]
+    rows = session.execute(
+        select(over, gone, func.count())
+        .where(*kpis._conditions(actor, flt, dates=False), *could_be_open)
+        .group_by(over, gone)
+    ).all()
+    at = {x: i for i, x in enumerate(grid)}  # opened_at > x  <=>  o > at[x]
+    counts: dict[datetime, list[int]] = {t: [0] * len(AGE_BUCKETS) for t in instants}
+    for o, e, n in rows:
+        for j, t in enumerate(instants):
+            if j >= e or o > at[t]:
+                continue  # gone by t, or opened after it
+            lower: datetime | None = None  # the bucket: opened in (t - upper, t - lower]
+            for k, (_name, upper) in enumerate(AGE_BUCKETS):
+                if (upper is None or o > at[t - upper]) and (lower is None or o <= at[lower]):
+                    counts[t][k] += n
+                    break
+                lower = t - upper if upper is not None else None
+    return [list(counts[t]) for t in points]
 
 
 def summary(

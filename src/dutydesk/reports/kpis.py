@@ -26,6 +26,7 @@ from sqlalchemy import (
     select,
     text,
     true,
+    tuple_,
 )
 from sqlalchemy.orm import Session
 
@@ -216,8 +217,13 @@ class KpiTable:
     total: dict[str, Any] = field(default_factory=dict)
 
 
-def _clock_summary(where: list[ColumnElement[bool]]) -> Any:
-    """Per incident of the report: its response/resolution clocks folded into one row."""
+def _clock_summary(ids: tuple[int, int]) -> Any:
+    """Per incident of the report: its response/resolution clocks folded into one row. `ids`
+    is the lowest and highest id of the report's incidents: the clocks are read by that range
+    of ix_sla_clock_incident. The window's incidents are mostly consecutive rows, so this reads
+    about their clocks only; the join in kpi_tables drops those of other incidents in the
+    range (a semi-join on the report's incidents here made PostgreSQL scan every clock, and
+    cost more than it saved once the range is there)."""
     decided = or_(
         SlaClock.breached_at.is_not(None),
         and_(
@@ -246,8 +252,8 @@ def _clock_summary(where: list[ColumnElement[bool]]) -> Any:
             used("resolution").label("resl_business"),
         )
         .where(
+            SlaClock.incident_id.between(*ids),
             SlaClock.kind.in_(("response", "resolution")),
-            SlaClock.incident_id.in_(select(Incident.id).where(*where)),
         )
         .group_by(SlaClock.incident_id)
         .subquery("clk")
@@ -280,10 +286,20 @@ def kpi_tables(
     dialect = _dialect(session)
     _tune(session, dialect)
     where = _conditions(actor, flt)
+    # count(*) beside min/max keeps PostgreSQL on the opened_at index (min(id) alone walks
+    # the primary key filtering on opened_at: 0.4 s).
+    count, lowest, highest = session.execute(
+        select(func.count(), func.min(Incident.id), func.max(Incident.id)).where(*where)
+    ).one()
+    if not count:  # no incident: empty tables, every KPI None
+        return [
+            KpiTable(group_by=g, business=b, total={"key": None, **_Sums().kpis(None)})
+            for g, b in specs
+        ]
     names = list(dict.fromkeys(g for g, _ in specs if g is not None))
     keys = [_key(dialect, g).label(f"k{i}") for i, g in enumerate(names)]
     kinds = sorted({b for _, b in specs})  # False (wall clock) and/or True (business time)
-    clk = _clock_summary(where)
+    clk = _clock_summary((lowest, highest))
     resolved = Incident.resolved_at.is_not(None)
     durations: dict[bool, tuple[Any, Any]] = {}  # business? -> (time to ack, to resolve)
     for business in kinds:
@@ -299,7 +315,7 @@ def kpi_tables(
             )
 
     def count_if(cond: ColumnElement[bool]) -> Any:
-        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+        return func.count().filter(cond)  # COUNT(*) FILTER (WHERE …): both databases
 
     timed = [
         f(x) for b in kinds for x in durations[b] for f in (func.sum, func.count)
@@ -339,7 +355,7 @@ def kpi_tables(
             at = 1 + 4 * kinds.index(business)
             k = row[names.index(group_by)] if group_by is not None else None
             into.setdefault(k, _Sums()).add(_Sums(count, *values[at : at + 4], *rest))
-    medians = _medians(
+    medians = (_percentiles if dialect == "postgresql" else _medians)(
         session,
         where,
         dict(zip(names, keys, strict=True)),
@@ -444,6 +460,58 @@ def _medians(
     for group_by, business in specs:
         total = found[windows.index((None, business))]
         per_key = found[windows.index((group_by, business))] if group_by is not None else total
+        result.append((per_key, total.get(None)))
+    return result
+
+
+def _percentiles(
+    session: Session,
+    where: list[ColumnElement[bool]],
+    keys: dict[str, Any],
+    values: dict[bool, Any],
+    specs: Sequence[Spec],
+    clk: Any,
+) -> list[tuple[dict[Any, float], float | None]]:
+    """PostgreSQL: the same medians as `_medians` with percentile_cont(0.5) (the mean of the
+    two middle values for an even count; NULLs left out), one grouping set per key and one for
+    the total: a third of the server CPU of the window functions over 80,000 durations."""
+    kinds = sorted(values)
+    inner = (
+        select(*keys.values(), *(values[b].label(f"d{int(b)}") for b in kinds))
+        .select_from(Incident)
+        .where(*where, Incident.resolved_at.is_not(None))
+    )
+    if clk is not None:  # business time: the durations come from the clocks
+        inner = inner.outerjoin(clk, clk.c.incident_id == Incident.id)
+    sub = inner.subquery("durations")
+    names = list(keys)
+    cols = [sub.c[f"k{i}"] for i in range(len(names))]
+    sets = list(dict.fromkeys(g for g, _ in specs if g is not None))
+    rows = session.execute(
+        select(
+            *cols,
+            func.grouping(*cols) if cols else literal(0),
+            *(func.percentile_cont(0.5).within_group(sub.c[f"d{int(b)}"]) for b in kinds),
+        ).group_by(func.grouping_sets(*(tuple_(cols[names.index(g)]) for g in sets), tuple_()))
+    )
+    full = (1 << len(names)) - 1  # GROUPING(): a bit per key left out of the row's set
+    found: dict[tuple[str | None, bool], dict[Any, float]] = defaultdict(dict)
+    for row in rows:
+        mask, medians = row[len(names)], row[len(names) + 1 :]
+        for i, g in enumerate([*names, None]):
+            if g is None and mask == full:
+                at = None
+            elif g is not None and mask == full & ~(1 << (len(names) - 1 - i)):
+                at = row[i]
+            else:
+                continue
+            for b, median in zip(kinds, medians, strict=True):
+                if median is not None:
+                    found[(g, b)][at] = float(median)
+    result = []
+    for group_by, business in specs:
+        total = found[(None, business)]
+        per_key = found[(group_by, business)] if group_by is not None else total
         result.append((per_key, total.get(None)))
     return result
 
