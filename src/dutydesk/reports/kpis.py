@@ -409,59 +409,48 @@ def _medians(
     specs: Sequence[Spec],
     clk: Any,
 ) -> list[tuple[dict[Any, float], float | None]]:
-    """Medians per group and overall of each spec's time to resolve, with window functions
-    (no percentile_cont in SQLite), in one query: per partition (a key or none, a kind of
-    duration) the middle row, or the two middle rows, of the durations in order (NULLs,
-    e.g. no business time, ranked last and not counted)."""
-    windows = list(dict.fromkeys(w for g, b in specs for w in ((g, b), (None, b))))
-    ranks: list[Any] = []
-    for group_by, business in windows:
-        part = [keys[group_by]] if group_by is not None else None
-        value = values[business]
-        rank = func.row_number().over(partition_by=part, order_by=value.asc().nulls_last())
-        ranks += [rank, func.count(value).over(partition_by=part)]
-    durations = sorted(values)
-    ranked = (
-        select(
-            *keys.values(),
-            *(values[b].label(f"d{int(b)}") for b in durations),
-            *(r.label(f"r{i}") for i, r in enumerate(ranks)),
-        )
+    """Medians per group and overall of each spec's time to resolve (the middle value, or the
+    mean of the two middle ones; NULLs, e.g. no business time, left out). SQLite has no
+    percentile_cont, and its window functions ranking 80,000 durations cost 0.55 s of CPU per
+    table: the durations are read (one row per resolved incident, keys and both kinds of
+    duration) and sorted here, ~5x faster."""
+    kinds = sorted(values)
+    query = (
+        select(*keys.values(), *(values[b] for b in kinds))
         .select_from(Incident)
         .where(*where, Incident.resolved_at.is_not(None))
     )
     if clk is not None:  # business time: the durations come from the clocks
-        ranked = ranked.outerjoin(clk, clk.c.incident_id == Incident.id)
-    inner = ranked.subquery("ranked")
-    c = inner.c
-    middles = []
-    for i in range(len(windows)):
-        rk, nk = c[f"r{2 * i}"], c[f"r{2 * i + 1}"]
-        middles.append(rk.in_([(nk + 1) // 2, (nk + 2) // 2]))
-    rows = session.execute(
-        select(
-            *(c[f"k{i}"] for i in range(len(keys))),
-            *(c[f"d{int(b)}"] for b in durations),
-            *(case((m, 1), else_=0) for m in middles),
-        ).where(or_(*middles))
-    )
+        query = query.outerjoin(clk, clk.c.incident_id == Incident.id)
     names = list(keys)
-    middle: list[dict[Any, list[float]]] = [defaultdict(list) for _ in windows]
-    n, m = len(names), len(durations)
-    for row in rows:
-        for i, (group_by, business) in enumerate(windows):
-            d = row[n + durations.index(business)]
-            if row[n + m + i] and d is not None:
-                middle[i][row[names.index(group_by)] if group_by is not None else None].append(
-                    float(d)
-                )
-    found = [{k: sum(v) / len(v) for k, v in w.items()} for w in middle]
+    wanted = list(dict.fromkeys(w for g, b in specs for w in ((g, b), (None, b))))
+    lists: dict[tuple[str | None, bool], dict[Any, list[float]]] = {
+        w: defaultdict(list) for w in wanted
+    }
+    columns = {b: len(names) + i for i, b in enumerate(kinds)}
+    places = [
+        (lists[(g, b)], names.index(g) if g is not None else None, columns[b]) for g, b in wanted
+    ]
+    for row in session.execute(query):
+        for into, key_at, value_at in places:
+            d = row[value_at]
+            if d is not None:
+                into[row[key_at] if key_at is not None else None].append(d)
+    found = {w: {k: _middle(v) for k, v in per.items()} for w, per in lists.items()}
     result = []
     for group_by, business in specs:
-        total = found[windows.index((None, business))]
-        per_key = found[windows.index((group_by, business))] if group_by is not None else total
+        total = found[(None, business)]
+        per_key = found[(group_by, business)] if group_by is not None else total
         result.append((per_key, total.get(None)))
     return result
+
+
+def _middle(values: list[float]) -> float:
+    values.sort()
+    half = len(values) // 2
+    if len(values) % 2:
+        return float(values[half])
+    return (float(values[half - 1]) + float(values[half])) / 2
 
 
 def _percentiles(
