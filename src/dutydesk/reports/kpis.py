@@ -4,6 +4,9 @@ Every function takes the caller's Actor and adds ``incident_visibility`` to its 
 so a report counts exactly the incidents the caller may see. Sums and counts come back from
 SQL and are divided here, so a KPI whose denominator is empty is ``None`` (never 0).
 Business-time durations come from the SLA clocks (see docs/kpis.md, "Business time").
+Medians: percentile_cont on PostgreSQL; on SQLite (which has none) the durations are read and
+sorted here. ``kpi_tables`` serves several groupings of the same incidents with one aggregate
+and one median query (the dashboard); ``kpi_table`` is one of them.
 """
 
 from __future__ import annotations
