@@ -358,7 +358,7 @@ def kpi_tables(
             at = 1 + 4 * kinds.index(business)
             k = row[names.index(group_by)] if group_by is not None else None
             into.setdefault(k, _Sums()).add(_Sums(count, *values[at : at + 4], *rest))
-    medians = (_percentiles if dialect == "postgresql" else _medians)(
+    medians = _medians(
         session,
         where,
         dict(zip(names, keys, strict=True)),
@@ -404,6 +404,9 @@ def _sort_key(value: Any) -> tuple[int, Any]:
     return (1, "") if value is None else (0, value)
 
 
+Found = dict[tuple[str | None, bool], dict[Any, float]]  # (group_by, business) -> key -> median
+
+
 def _medians(
     session: Session,
     where: list[ColumnElement[bool]],
@@ -413,39 +416,47 @@ def _medians(
     clk: Any,
 ) -> list[tuple[dict[Any, float], float | None]]:
     """Medians per group and overall of each spec's time to resolve (the middle value, or the
-    mean of the two middle ones; NULLs, e.g. no business time, left out). SQLite has no
-    percentile_cont, and its window functions ranking 80,000 durations cost 0.55 s of CPU per
-    table: the durations are read (one row per resolved incident, keys and both kinds of
-    duration) and sorted here, ~5x faster."""
+    mean of the two middle ones; NULLs, e.g. no business time, left out), per spec: (median
+    by key, overall median). One query over the resolved incidents (keys and both kinds of
+    duration): PostgreSQL aggregates it with percentile_cont (a third of the server CPU of the
+    window functions used before); SQLite has no percentile_cont and its window functions
+    cost 0.55 s of CPU per table over 80,000 durations, so the durations are read and sorted
+    here (~5x faster)."""
     kinds = sorted(values)
     query = (
-        select(*keys.values(), *(values[b] for b in kinds))
+        select(*keys.values(), *(values[b].label(f"d{int(b)}") for b in kinds))
         .select_from(Incident)
         .where(*where, Incident.resolved_at.is_not(None))
     )
     if clk is not None:  # business time: the durations come from the clocks
         query = query.outerjoin(clk, clk.c.incident_id == Incident.id)
-    names = list(keys)
     wanted = list(dict.fromkeys(w for g, b in specs for w in ((g, b), (None, b))))
-    lists: dict[tuple[str | None, bool], dict[Any, list[float]]] = {
-        w: defaultdict(list) for w in wanted
-    }
-    columns = {b: len(names) + i for i, b in enumerate(kinds)}
+    if _dialect(session) == "postgresql":
+        found = _percentiles(session, query, list(keys), kinds, wanted)
+    else:
+        found = _sorted_middles(session, query, list(keys), kinds, wanted)
+    result = []
+    for group_by, business in specs:
+        total = found.get((None, business), {})
+        per_key = found.get((group_by, business), {}) if group_by is not None else total
+        result.append((per_key, total.get(None)))
+    return result
+
+
+def _sorted_middles(
+    session: Session, query: Any, names: list[str], kinds: list[bool], wanted: list[Spec]
+) -> Found:
+    lists: dict[Spec, dict[Any, list[float]]] = {w: defaultdict(list) for w in wanted}
     places = [
-        (lists[(g, b)], names.index(g) if g is not None else None, columns[b]) for g, b in wanted
+        (lists[(g, b)], names.index(g) if g is not None else None, len(names) + kinds.index(b))
+        for g, b in wanted
     ]
     for row in session.execute(query):
         for into, key_at, value_at in places:
             d = row[value_at]
             if d is not None:
                 into[row[key_at] if key_at is not None else None].append(d)
-    found = {w: {k: _middle(v) for k, v in per.items()} for w, per in lists.items()}
-    result = []
-    for group_by, business in specs:
-        total = found[(None, business)]
-        per_key = found[(group_by, business)] if group_by is not None else total
-        result.append((per_key, total.get(None)))
-    return result
+    return {w: {k: _middle(v) for k, v in per.items()} for w, per in lists.items()}
 
 
 def _middle(values: list[float]) -> float:
@@ -457,28 +468,13 @@ def _middle(values: list[float]) -> float:
 
 
 def _percentiles(
-    session: Session,
-    where: list[ColumnElement[bool]],
-    keys: dict[str, Any],
-    values: dict[bool, Any],
-    specs: Sequence[Spec],
-    clk: Any,
-) -> list[tuple[dict[Any, float], float | None]]:
-    """PostgreSQL: the same medians as `_medians` with percentile_cont(0.5) (the mean of the
-    two middle values for an even count; NULLs left out), one grouping set per key and one for
-    the total: a third of the server CPU of the window functions over 80,000 durations."""
-    kinds = sorted(values)
-    inner = (
-        select(*keys.values(), *(values[b].label(f"d{int(b)}") for b in kinds))
-        .select_from(Incident)
-        .where(*where, Incident.resolved_at.is_not(None))
-    )
-    if clk is not None:  # business time: the durations come from the clocks
-        inner = inner.outerjoin(clk, clk.c.incident_id == Incident.id)
-    sub = inner.subquery("durations")
-    names = list(keys)
+    session: Session, query: Any, names: list[str], kinds: list[bool], wanted: list[Spec]
+) -> Found:
+    """percentile_cont(0.5) (the mean of the two middle values for an even count; NULLs left
+    out) with one grouping set per key asked for and one for the total."""
+    sub = query.subquery("durations")
     cols = [sub.c[f"k{i}"] for i in range(len(names))]
-    sets = list(dict.fromkeys(g for g, _ in specs if g is not None))
+    sets = list(dict.fromkeys(g for g, _ in wanted if g is not None))
     rows = session.execute(
         select(
             *cols,
@@ -487,7 +483,7 @@ def _percentiles(
         ).group_by(func.grouping_sets(*(tuple_(cols[names.index(g)]) for g in sets), tuple_()))
     )
     full = (1 << len(names)) - 1  # GROUPING(): a bit per key left out of the row's set
-    found: dict[tuple[str | None, bool], dict[Any, float]] = defaultdict(dict)
+    found: Found = defaultdict(dict)
     for row in rows:
         mask, medians = row[len(names)], row[len(names) + 1 :]
         for i, g in enumerate([*names, None]):
@@ -500,12 +496,7 @@ def _percentiles(
             for b, median in zip(kinds, medians, strict=True):
                 if median is not None:
                     found[(g, b)][at] = float(median)
-    result = []
-    for group_by, business in specs:
-        total = found[(None, business)]
-        per_key = found[(group_by, business)] if group_by is not None else total
-        result.append((per_key, total.get(None)))
-    return result
+    return found
 
 
 # ----------------------------------------------------------------------------- other tables
