@@ -151,13 +151,12 @@ async def _page(
         if form.errors or form.window is None:
             return data
         window = form.window
-        table = dashboard.breakdown(session, actor, form.flt, window, form.values["by"])
-        current = dashboard.summary(session, actor, form.flt, window, now, wall=table.total)
-        previous = dashboard.summary(session, actor, form.flt, window.previous, now)
+        figures = dashboard.page(session, actor, form.flt, window, now, form.values["by"])
+        current, previous = figures.current, figures.previous
         data["tiles"] = [tile(k, current.get(k), previous.get(k)) for k in TILE_KEYS]
         data["empty"] = not current["count"] and not current["resolved"] and not current["backlog"]
-        data["charts"] = dashboard.charts(session, actor, form.flt, window, now)
-        data["rows"] = _sorted(table.groups, sort, descending)
+        data["charts"] = figures.charts
+        data["rows"] = _sorted(figures.table.groups, sort, descending)
         return data
 
     data = await user.read(work)
