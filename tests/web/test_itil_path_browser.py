@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -18,19 +17,6 @@ from tests.web.conftest import Served, screenshot
 WORK_NOTE = "INTERNAL: the fuser unit is on the vendor's recall list"
 REPLY = "A technician will swap the fuser this afternoon."
 NOTES = "Swapped the fuser unit; test pages print cleanly."
-
-
-def route_portal_reports_to_the_desk(served: Served) -> None:
-    """The admin's routing rule that sends portal reports to the Service Desk (without it a
-    customer's report has no group, and no agent's Unassigned tab lists it)."""
-    rule = {
-        "name": "Portal to the Service Desk",
-        "conditions": [{"field": "channel", "op": "equals", "value": "portal"}],
-        "actions": [{"type": "assign_group", "value": served.cast.desk.id}],
-    }
-    with httpx.Client(base_url=served.url) as api:
-        done = api.post("/api/v1/admin/routing/rules", json=rule, headers=served.cast.bob.headers)
-    assert done.status_code == 201, done.text
 
 
 def submit_in_the_portal(page: Any) -> str:
@@ -65,7 +51,6 @@ def comment(page: Any, kind: str, text: str) -> None:
 def test_report_take_note_reply_resolve_confirm_close(
     open_page: Callable[..., Any], served: Served
 ) -> None:
-    route_portal_reports_to_the_desk(served)
     requester = open_page("erin", width=1366, height=768)
     number = submit_in_the_portal(requester)
     screenshot(requester, "itil-2-portal-submitted-desktop")

@@ -56,6 +56,8 @@ def test_tabs_list_their_incidents_with_counts(
     assert three["major"] not in groups
     unassigned = client.get("/queues?tab=unassigned").text
     assert three["grouped"] in unassigned and three["mine"] not in unassigned
+    # a customer's report nobody routed yet waits under Unassigned for those who serve them
+    assert three["major"] in unassigned
     major = client.get("/queues?tab=major").text
     assert three["major"] in major and three["grouped"] not in major
     assert "no major-incident record yet" in major

@@ -63,7 +63,8 @@ class IncidentFilter:
     opened_before: datetime | None = None
     updated_after: datetime | None = None
     updated_before: datetime | None = None
-    # Open work nobody holds: no assignee, in these groups or internal and unassigned.
+    # Open work nobody holds: no assignee, in these groups or in no group yet (of those the
+    # actor may see: for an agent, internal ones and those of the customers they serve).
     unassigned_in_groups: list[int] | None = None
     # Respond or resolve due before this instant (or already breached).
     due_before: datetime | None = None
@@ -153,7 +154,7 @@ def _filtered(actor: Actor, flt: IncidentFilter) -> Select[Incident]:
         query = query.where(
             Incident.assignee_id.is_(None),
             Incident.assignment_group_id.in_(flt.unassigned_in_groups)
-            | (Incident.assignment_group_id.is_(None) & Incident.customer_id.is_(None)),
+            | Incident.assignment_group_id.is_(None),
         )
     if flt.due_before is not None:
         query = query.where(

@@ -44,7 +44,8 @@ TABS: tuple[Tab, ...] = (
     Tab(
         "unassigned",
         "Unassigned",
-        "Open incidents nobody holds yet: in your groups, or internal ones without a group.",
+        "Open incidents nobody holds yet: in your groups, or not in any group yet (internal "
+        "ones and those of the customers you serve).",
         "priority,opened_at",
     ),
     Tab(
@@ -120,11 +121,11 @@ def count_parts(
     if flt.unassigned_in_groups is not None:
         base = replace(flt, unassigned_in_groups=None)
         free = Incident.assignee_id.is_(None)
-        internal = (free, Incident.assignment_group_id.is_(None), Incident.customer_id.is_(None))
+        ungrouped = (free, Incident.assignment_group_id.is_(None))
         mine = _both(flt.unassigned_in_groups, base.group_ids)
         return [
             (replace(base, group_ids=mine, extra=(*base.extra, free)), sort),
-            (replace(base, extra=(*base.extra, *internal)), sort),
+            (replace(base, extra=(*base.extra, *ungrouped)), sort),
         ]
     return [(flt, sort)]
 
