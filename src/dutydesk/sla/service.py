@@ -17,6 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Table, insert, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
@@ -51,6 +52,7 @@ WRITTEN = transaction_scoped("dutydesk.sla.written")
 _CLOCKS: Table = SlaClock.__table__  # type: ignore[assignment]
 _COLUMNS = tuple(c.name for c in _CLOCKS.columns if c.name != "id")
 _INSERT_CLOCKS = insert(_CLOCKS)  # built once
+_NEW_CLOCK = sa_inspect(SlaClock).class_manager.new_instance  # an instance, no values
 STOPPED = frozenset({Status.resolved, Status.closed})
 DEFAULT_CALENDAR_ID = 1  # the 24x7 calendar the migration seeds
 
@@ -129,10 +131,15 @@ def clocks_of(session: Session, incident: Incident) -> list[SlaClock]:
     )
 
 
+@lru_cache(maxsize=256)
+def _percents(text: str) -> tuple[int, ...]:
+    return tuple(json.loads(text))
+
+
 def as_clock(row: SlaClock) -> rules.Clock:
     return rules.Clock(
         target_seconds=row.target_seconds,
-        warn_percents=tuple(json.loads(row.warn_percents)),
+        warn_percents=_percents(row.warn_percents),
         elapsed_before=row.elapsed_before,
         segment_start=row.segment_start,
         warned_percent=row.warned_percent,
@@ -215,7 +222,11 @@ class _Sync:
         group_id: int | None = None,
     ) -> SlaClock:
         cal = calendar_of(self.session, calendar_id)
-        row = SlaClock(
+        # A transient copy (see _insert_started), its columns filled without the ORM's
+        # attribute events: the constructor cost as much as the rest of starting a clock.
+        row = _NEW_CLOCK()
+        row.__dict__.update(
+            incident_id=None,
             kind=kind.value,
             group_id=group_id,
             policy_name=policy_name,
@@ -224,11 +235,13 @@ class _Sync:
             warn_percents="[]",
             started_at=at,
             elapsed_before=0.0,
+            segment_start=None,
+            due_at=None,
+            next_check_at=None,
             warned_percent=0,
             breached_at=None,
             stopped_at=None,
             stop_reason=None,
-            due_at=None,
         )
         store(row, cal, rules.start(target, warns, at), self.now)
         self.session.info.setdefault(STARTED, []).append((self.incident, row))
