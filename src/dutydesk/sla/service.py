@@ -17,8 +17,8 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Table, insert, select
-from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import event as sa_event
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from dutydesk.access.policy import Actor
