@@ -264,6 +264,12 @@ def _stored_clocks(db: Database, number: str) -> list[tuple[str, str | None, boo
         return [(r.kind, r.stop_reason, r.stopped_at is not None) for r in rows]
 
 
+def _opened(session: Session, cast: Cast, text: str) -> Incident:
+    """Logged and not flushed yet."""
+    actor = build_actor(session, cast.bob.user)
+    return open_incident(session, actor, _body(cast, text), settings=Settings())
+
+
 def _cancel(session: Session, cast: Cast, incident: Incident) -> None:
     actor = build_actor(session, cast.bob.user)
     req = ActionRequest(reason="duplicate")
@@ -274,8 +280,7 @@ def test_started_clocks_are_written_after_the_flush_by_one_insert(
     fresh_db: Database, cast: Cast
 ) -> None:
     with fresh_db.unit_of_work() as s:
-        actor = build_actor(s, cast.bob.user)
-        incident = open_incident(s, actor, _body(cast, "x"), settings=Settings())
+        incident = _opened(s, cast, "x")
         started = [row for _incident, row in s.info[sla.STARTED]]
         assert [r.kind for r in started] == ["response", "resolution"]
         assert all(r not in s for r in started)
@@ -297,8 +302,7 @@ def test_clocks_changed_before_their_insert_are_written_changed(
     fresh_db: Database, cast: Cast
 ) -> None:
     with fresh_db.unit_of_work() as s:
-        actor = build_actor(s, cast.bob.user)
-        incident = open_incident(s, actor, _body(cast, "x"), settings=Settings())
+        incident = _opened(s, cast, "x")
         with s.no_autoflush:
             _cancel(s, cast, incident)  # the clocks are stopped before any flush
         number = incident.number
