@@ -141,7 +141,7 @@ def main() -> None:
         settings = Settings(database_url=url, serve_worker=False, storage_dir=cwd / "files")
         app = create_app(settings)
         writer = WriterProfile(not args.no_profile)
-        loop_profile = cProfile.Profile() if args.loop_profile else None
+        loop_profile = cProfile.Profile(time.thread_time) if args.loop_profile else None
         # warm-up: imports, caches, the first connection
         warm = argparse.Namespace(**{**vars(args), "requests": 20, "concurrency": 4})
         asyncio.run(drive(app, warm, token))

@@ -23,7 +23,8 @@ from dutydesk.db import Database
 from dutydesk.escalation import queries as escalation_queries
 from dutydesk.escalation import service as escalation
 from dutydesk.incidents import history
-from dutydesk.incidents.schemas import IncidentCreate
+from dutydesk.incidents.actions import perform_action
+from dutydesk.incidents.schemas import ActionRequest, IncidentCreate
 from dutydesk.incidents.service import open_incident
 from dutydesk.intake import admin as intake_admin
 from dutydesk.intake import queries as intake_queries
@@ -32,7 +33,7 @@ from dutydesk.kernel import clock
 from dutydesk.kernel.errors import InvalidInput
 from dutydesk.kernel.group_commit import PINNED, GroupCommit, _Job
 from dutydesk.kernel.persistence import transaction_scoped
-from dutydesk.models import Alert, Incident, IncidentEvent, Integration, User
+from dutydesk.models import Alert, Incident, IncidentEvent, Integration, SlaClock, User
 from dutydesk.people.queries import build_actor
 from dutydesk.sla import queries as sla_queries
 from dutydesk.sla import service as sla
@@ -253,6 +254,103 @@ def test_rolled_back_clocks_are_not_answered_from_memory(fresh_db: Database, cas
         savepoint.rollback()
         assert not sla.created_here(s, incident)
         assert len(sla.clocks_of(s, incident)) == 2  # read from the database instead
+
+
+def _stored_clocks(db: Database, number: str) -> list[tuple[str, str | None, bool]]:
+    with db.unit_of_work(write=False) as s:
+        rows = s.scalars(
+            select(SlaClock).join(Incident).where(Incident.number == number).order_by(SlaClock.id)
+        ).all()
+        return [(r.kind, r.stop_reason, r.stopped_at is not None) for r in rows]
+
+
+def _opened(session: Session, cast: Cast, text: str) -> Incident:
+    """Logged and not flushed yet."""
+    actor = build_actor(session, cast.bob.user)
+    return open_incident(session, actor, _body(cast, text), settings=Settings())
+
+
+def _cancel(session: Session, cast: Cast, incident: Incident) -> None:
+    actor = build_actor(session, cast.bob.user)
+    req = ActionRequest(reason="duplicate")
+    perform_action(session, actor, incident, "cancel", req, settings=Settings())
+
+
+def test_started_clocks_are_written_after_the_flush_by_one_insert(
+    fresh_db: Database, cast: Cast
+) -> None:
+    with fresh_db.unit_of_work() as s:
+        incident = _opened(s, cast, "x")
+        started = [row for _incident, row in s.info[sla.STARTED]]
+        assert [r.kind for r in started] == ["response", "resolution"]
+        assert all(r not in s for r in started)
+        with statements(s) as sql:
+            s.flush()
+        assert sum("INSERT INTO sla_clock" in q for q in sql) == 1
+        assert sla.STARTED not in s.info
+        assert sla.clocks_of(s, incident) == started  # still the copies, for reading
+        stored = s.scalars(
+            select(SlaClock).where(SlaClock.incident_id == incident.id).order_by(SlaClock.id)
+        ).all()
+        columns = [c.name for c in SlaClock.__table__.columns if c.name != "id"]
+        assert [[getattr(r, c) for c in columns] for r in stored] == [
+            [getattr(r, c) for c in columns] for r in started
+        ]
+
+
+def test_clocks_changed_before_their_insert_are_written_changed(
+    fresh_db: Database, cast: Cast
+) -> None:
+    with fresh_db.unit_of_work() as s:
+        incident = _opened(s, cast, "x")
+        with s.no_autoflush:
+            _cancel(s, cast, incident)  # the clocks are stopped before any flush
+        number = incident.number
+    stored = _stored_clocks(fresh_db, number)
+    assert stored == [("response", "cancelled", True), ("resolution", "cancelled", True)]
+
+
+def test_clocks_changed_after_their_insert_are_updated(fresh_db: Database, cast: Cast) -> None:
+    with fresh_db.unit_of_work() as s:
+        incident = _logged(s, cast, "x")  # flushed: the clocks are written
+        _cancel(s, cast, incident)
+        s.flush()
+        views = sla_queries.clock_views(s, incident)
+        assert all(r in s for r in sla.clocks_of(s, incident))  # loaded to be changed
+        number = incident.number
+    stored = _stored_clocks(fresh_db, number)
+    assert stored == [("response", "cancelled", True), ("resolution", "cancelled", True)]
+    with fresh_db.unit_of_work(write=False) as s:
+        incident = s.scalars(select(Incident).where(Incident.number == number)).one()
+        assert sla_queries.clock_views(s, incident) == views
+
+
+def test_a_later_job_of_the_batch_changes_the_clocks_of_a_new_incident(
+    fresh_db: Database, cast: Cast
+) -> None:
+    def cancel(session: Session) -> None:
+        incident = session.scalars(select(Incident).where(Incident.short_description == "x"))
+        _cancel(session, cast, incident.one())
+        session.flush()
+
+    number, _ = run_batch(fresh_db, [_create(cast, "x"), cancel])
+    stored = _stored_clocks(fresh_db, number)
+    assert stored == [("response", "cancelled", True), ("resolution", "cancelled", True)]
+
+
+def test_clocks_started_in_a_rolled_back_job_are_not_written(
+    fresh_db: Database, cast: Cast
+) -> None:
+    def create_then_fail(session: Session) -> None:
+        actor = build_actor(session, cast.bob.user)
+        open_incident(session, actor, _body(cast, "doomed"), settings=Settings())
+        raise InvalidInput("refused after logging")
+
+    results = run_batch(fresh_db, [create_then_fail, _create(cast, "kept")])
+    assert isinstance(results[0], InvalidInput)
+    with fresh_db.unit_of_work(write=False) as s:
+        owners = s.scalars(select(Incident.short_description).join(SlaClock.incident)).all()
+        assert owners == ["kept", "kept"]
 
 
 # ----------------------------------------------------------------------------- intake

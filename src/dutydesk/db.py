@@ -34,11 +34,32 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL", **kwargs: Any) ->
             url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs
         )
         _configure_sqlite(engine, sqlite_synchronous)
-        return engine
+        return _plain_savepoints(engine)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    return _plain_savepoints(create_engine(url, **kwargs))
+
+
+def _plain_savepoints(engine: Engine) -> Engine:
+    """SAVEPOINT / RELEASE / ROLLBACK TO as plain SQL text: the same statements, events and
+    error wrapping, without compiling a clause object each time (the group commit takes a
+    savepoint per write job; compiling halved the cost of one)."""
+    quote = engine.dialect.identifier_preparer.quote
+
+    def savepoint(conn: Connection, name: str) -> None:
+        conn.exec_driver_sql(f"SAVEPOINT {quote(name)}")
+
+    def release(conn: Connection, name: str) -> None:
+        conn.exec_driver_sql(f"RELEASE SAVEPOINT {quote(name)}")
+
+    def rollback_to(conn: Connection, name: str) -> None:
+        conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {quote(name)}")
+
+    engine.dialect.do_savepoint = savepoint  # type: ignore[method-assign,assignment]
+    engine.dialect.do_release_savepoint = release  # type: ignore[method-assign,assignment]
+    engine.dialect.do_rollback_to_savepoint = rollback_to  # type: ignore[method-assign,assignment]
+    return engine
 
 
 def _configure_sqlite(engine: Engine, synchronous: str) -> None:

@@ -80,8 +80,10 @@ def _ids(raw: str | None, name: str) -> list[int]:
 
 @router.post("/incidents", status_code=201, response_model=IncidentRead)
 async def create_incident(body: IncidentCreate, api: Api, key: IdemKey = None) -> Response:
-    payload = body.model_dump(mode="json", exclude_unset=True)
-    digest = idempotency.request_hash("POST", "/api/v1/incidents", payload)
+    digest = ""  # the request's fingerprint, needed only with an Idempotency-Key
+    if key is not None:
+        payload = body.model_dump(mode="json", exclude_unset=True)
+        digest = idempotency.request_hash("POST", "/api/v1/incidents", payload)
     retention = timedelta(hours=api.settings.idempotency_retention_hours)
 
     def work(session: Session, actor: Actor) -> tuple[int, dict[str, Any]]:

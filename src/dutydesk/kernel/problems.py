@@ -113,11 +113,15 @@ class RequestLimits:
         path = scope.get("path", "")
         limit = self.max_upload + 65536 if path.endswith("/attachments") else self.max_body
         declared = headers.get(b"content-length")
-        too_big = problem(
-            413, "Payload too large", f"the request body is larger than {limit} bytes"
-        )
+
+        async def too_big() -> None:  # built only when needed: most requests fit
+            answer = problem(
+                413, "Payload too large", f"the request body is larger than {limit} bytes"
+            )
+            await answer(scope, receive, send)
+
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await too_big(scope, receive, send)
+            await too_big()
             return
         received = 0
         exceeded = False
@@ -138,7 +142,7 @@ class RequestLimits:
             if exceeded:  # whatever the app made of the cut-off body, the answer is 413
                 if not replaced:
                     replaced = True
-                    await too_big(scope, receive, send)
+                    await too_big()
                 return
             if message["type"] == "http.response.start":
                 extra = [(b"x-request-id", rid.encode()), (b"x-content-type-options", b"nosniff")]
@@ -149,7 +153,7 @@ class RequestLimits:
             await self.app(scope, limited_receive, tagged_send)
         except _TooLarge:
             if not replaced:
-                await too_big(scope, receive, send)
+                await too_big()
 
 
 class _TooLarge(Exception):

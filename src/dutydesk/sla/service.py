@@ -16,7 +16,9 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
+from sqlalchemy import event as sa_event
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from dutydesk.access.policy import Actor
@@ -42,6 +44,15 @@ OLAS = "dutydesk.sla.olas"
 # Incidents created in this transaction -> their clocks (every one of them, since none can
 # exist in the database yet): the response of a create is answered without a query.
 FRESH = transaction_scoped("dutydesk.sla.fresh")
+# Clocks started since the last flush, with their incidents: written after the flush with one
+# Core INSERT (see ``_insert_started``), not by the unit of work.
+STARTED = transaction_scoped("dutydesk.sla.started")
+# id() of the started clocks already written (the objects are held by FRESH meanwhile).
+WRITTEN = transaction_scoped("dutydesk.sla.written")
+_CLOCKS: Table = SlaClock.__table__  # type: ignore[assignment]
+_COLUMNS = tuple(c.name for c in _CLOCKS.columns if c.name != "id")
+_INSERT_CLOCKS = insert(_CLOCKS)  # built once
+_NEW_CLOCK = sa_inspect(SlaClock).class_manager.new_instance  # an instance, no values
 STOPPED = frozenset({Status.resolved, Status.closed})
 DEFAULT_CALENDAR_ID = 1  # the 24x7 calendar the migration seeds
 
@@ -120,10 +131,15 @@ def clocks_of(session: Session, incident: Incident) -> list[SlaClock]:
     )
 
 
+@lru_cache(maxsize=256)
+def _percents(text: str) -> tuple[int, ...]:
+    return tuple(json.loads(text))
+
+
 def as_clock(row: SlaClock) -> rules.Clock:
     return rules.Clock(
         target_seconds=row.target_seconds,
-        warn_percents=tuple(json.loads(row.warn_percents)),
+        warn_percents=_percents(row.warn_percents),
         elapsed_before=row.elapsed_before,
         segment_start=row.segment_start,
         warned_percent=row.warned_percent,
@@ -206,8 +222,11 @@ class _Sync:
         group_id: int | None = None,
     ) -> SlaClock:
         cal = calendar_of(self.session, calendar_id)
-        row = SlaClock(
-            incident=self.incident,
+        # A transient copy (see _insert_started), its columns filled without the ORM's
+        # attribute events: the constructor cost as much as the rest of starting a clock.
+        row = _NEW_CLOCK()
+        row.__dict__.update(
+            incident_id=None,
             kind=kind.value,
             group_id=group_id,
             policy_name=policy_name,
@@ -216,10 +235,16 @@ class _Sync:
             warn_percents="[]",
             started_at=at,
             elapsed_before=0.0,
+            segment_start=None,
+            due_at=None,
+            next_check_at=None,
             warned_percent=0,
+            breached_at=None,
+            stopped_at=None,
+            stop_reason=None,
         )
         store(row, cal, rules.start(target, warns, at), self.now)
-        self.session.add(row)
+        self.session.info.setdefault(STARTED, []).append((self.incident, row))
         name = kind.value if group_id is None else f"ola:{group_id}"
         self.started[name] = {
             "target_seconds": target,
@@ -350,14 +375,46 @@ def note_new(session: Session, incident: Incident) -> None:
 
 def _live_rows(session: Session, incident: Incident) -> list[SlaClock]:
     """The incident's clocks; for an incident created in this transaction, the list kept in
-    ``FRESH`` itself, so the clocks started now are appended to it."""
+    ``FRESH`` itself, so the clocks started now are appended to it.
+
+    A started clock is a transient object (outside the session) until the flush after which
+    ``_insert_started`` writes its row; changes made to it before then are written with it.
+    Once written it is only a copy: to change it, the incident's rows are loaded as ORM
+    objects (into the same list, in place of the copies), so the change is flushed as an
+    UPDATE. Only a second write to a new incident in the same transaction pays that query."""
     fresh: dict[Incident, list[SlaClock]] = session.info.setdefault(FRESH, {})
     if incident in fresh:
-        return fresh[incident]
+        rows = fresh[incident]
+        written: set[int] = session.info.get(WRITTEN, set())
+        if any(id(r) in written for r in rows):
+            loaded = session.scalars(
+                select(SlaClock).where(SlaClock.incident_id == incident.id).order_by(SlaClock.id)
+            )
+            rows[:] = [*loaded, *(r for r in rows if id(r) not in written)]
+        return rows
     if incident.id is None:  # new: no clock of it can be in the database
         fresh[incident] = []
         return fresh[incident]
     return clocks_of(session, incident)
+
+
+def _insert_started(session: Session, _context: object) -> None:
+    """After a flush: insert the clocks started since the last one (their incidents now have
+    ids) with one executemany. The objects stay outside the session, as copies of their rows
+    for reading (``clocks_of``): the unit of work cost more than the rest of a create."""
+    started: list[tuple[Incident, SlaClock]] | None = session.info.pop(STARTED, None)
+    if not started:
+        return
+    rows = []
+    for incident, row in started:
+        values = row.__dict__
+        values["incident_id"] = incident.id
+        rows.append({name: values[name] for name in _COLUMNS})
+    session.connection().execute(_INSERT_CLOCKS, rows)
+    session.info.setdefault(WRITTEN, set()).update(id(row) for _incident, row in started)
+
+
+sa_event.listen(Session, "after_flush", _insert_started)
 
 
 def _running_due(row: SlaClock | None) -> datetime | None:
