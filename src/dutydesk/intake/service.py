@@ -21,7 +21,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, bindparam, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.util import identity_key
 
 from dutydesk.access.policy import Actor, Role
 from dutydesk.config import Settings
@@ -32,6 +31,7 @@ from dutydesk.incidents.schemas import ActionRequest, Channel, IncidentCreate
 from dutydesk.intake.signals import EventAction, Outcome, Signal, clip, raw_text
 from dutydesk.kernel import clock
 from dutydesk.kernel.errors import DomainError
+from dutydesk.kernel.group_commit import PINNED
 from dutydesk.kernel.persistence import transaction_scoped
 from dutydesk.models import (
     Alert,
@@ -148,6 +148,23 @@ def ingest_many(
 ) -> list[Ingested]:
     """Signals in order, reading the open alerts of all their keys in one query. `heard`:
     the signals came from the integration (so its heartbeat is alive)."""
+    own = PINNED not in session.info
+    if own:  # a lone call holds what it loads, as a group-commit batch does (kernel)
+        session.info[PINNED] = []
+    try:
+        return _ingest(session, settings, integration, signals, heard)
+    finally:
+        if own:
+            session.info.pop(PINNED, None)
+
+
+def _ingest(
+    session: Session,
+    settings: Settings,
+    integration: Integration,
+    signals: list[Signal],
+    heard: bool,
+) -> list[Ingested]:
     now = clock.now()
     batch = _Batch(numbers=session.info.setdefault(NUMBERS, {}))
     known: dict[tuple[int, str], Alert | _Open] = session.info.setdefault(OPEN_ALERTS, {})
@@ -233,7 +250,7 @@ def _current(session: Session, alert: Alert | _Open) -> Alert | _Open:
     """The session's ORM object for a light row when it holds one (it is authoritative)."""
     if isinstance(alert, Alert):
         return alert
-    loaded = session.identity_map.get(identity_key(Alert, alert.id))
+    loaded = session.identity_map.get((Alert, (alert.id,), None))
     return loaded if isinstance(loaded, Alert) else alert
 
 
@@ -259,7 +276,7 @@ def _write_seen(session: Session, batch: _Batch, now: datetime) -> None:
     rows = [{"alert": a, "n": n, "seen": now} for a, n in sorted(batch.seen.items())]
     session.connection().execute(_BUMP, rows)
     for alert_id in batch.seen:
-        loaded = session.identity_map.get(identity_key(Alert, alert_id))
+        loaded = session.identity_map.get((Alert, (alert_id,), None))
         if loaded is not None:
             session.expire(loaded, ["occurrences", "last_seen_at"])
     batch.seen.clear()
