@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 from dutydesk.access.policy import system_actor
 from dutydesk.config import Settings
 from dutydesk.db import Database
-from dutydesk.intake import admin, jobs
+from dutydesk.intake import admin, jobs, service
 from dutydesk.intake.schemas import MaintenanceWindowCreate
 from dutydesk.kernel import clock
-from dutydesk.models import Incident, Notification
+from dutydesk.models import Alert, Incident, Integration, Notification
 from tests.intake.helpers import ack, alerts, fire, incident, make_integration, resolve, send
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -167,3 +167,66 @@ def test_flapping_is_quiet_until_stable(db: Database, settings: Settings, cast: 
     state, events = incident(db, second.incident_number)
     assert state == "resolved" and ("alert_attached", "ALR-F") in events
     assert not any(a.flapping for a in alerts(db, iid))
+
+
+def test_one_call_counts_each_alert_in_order(db: Database, settings: Settings) -> None:
+    """Occurrences are added once per call (Core), yet a resolve and a new trigger of the same
+    key inside the call still split them between the two alerts in arrival order."""
+    iid, _ = make_integration(db, flap_changes=1000)
+    send(db, settings, iid, fire("old"))
+    got = send(
+        db,
+        settings,
+        iid,
+        *[fire("k")] * 3,
+        fire("old"),
+        resolve("k"),
+        *[fire("k")] * 2,
+        ack("k"),
+        fire("old"),
+        resolve("k"),
+        fire("k"),
+    )
+    assert [r.outcome for r in got] == [
+        "created",
+        "deduplicated",
+        "deduplicated",
+        "deduplicated",
+        "resolved",
+        "created",
+        "deduplicated",
+        "acknowledged",
+        "deduplicated",
+        "resolved",
+        "created",
+    ]
+    rows = alerts(db, iid)
+    assert [(a.dedup_key, a.occurrences, a.open_key) for a in rows] == [
+        ("old", 3, "old"),
+        ("k", 4, None),
+        ("k", 4, None),
+        ("k", 1, "k"),
+    ]
+    assert len({a.incident_id for a in rows}) == 4
+    assert [len(a.state_changes) for a in rows[1:]] == [2, 4, 5]  # carried to the next alert
+
+
+def test_duplicates_then_resolve_in_one_transaction(db: Database, settings: Settings) -> None:
+    """As in a group-commit batch: a key only duplicated by one call (read light) and then
+    resolved by the next call of the same transaction, with its counts read back."""
+    iid, _ = make_integration(db, flap_changes=1000)
+    first = send(db, settings, iid, fire("k"))[0]
+    with db.unit_of_work() as s:
+        integration = s.get(Integration, iid)
+        assert integration is not None
+        dups = service.ingest_many(s, settings, integration, [fire("k"), fire("k")])
+        assert {(d.outcome, d.incident_number) for d in dups} == {
+            ("deduplicated", first.incident_number)
+        }
+        done = service.ingest_many(s, settings, integration, [fire("k"), resolve("k")])
+        assert [d.outcome for d in done] == ["deduplicated", "resolved"]
+        alert = s.get(Alert, first.alert_id)
+        assert alert is not None and alert.occurrences == 5 and alert.open_key is None
+    state, _events = incident(db, first.incident_number or "")
+    assert state == "resolved"
+    assert [(a.occurrences, a.status) for a in alerts(db, iid)] == [(5, "resolved")]

@@ -4,6 +4,11 @@ maintenance, flapping, auto-resolve). It never commits; the receiver's unit of w
 Rule ids in the incident history: ALR-1 an alert opened the incident, ALR-C an alert was
 correlated onto it, ALR-A acknowledged, ALR-R resolved, ALR-AR every alert resolved so the
 incident resolved, ALR-F flapping. Deduplicated occurrences are counted on the alert only.
+
+A call counts the occurrences of its alerts in memory and adds them with one Core
+executemany at its end (`occurrences = occurrences + n`); a key whose events in the call
+are all triggers of an open alert is read as a light `_Open` row (no ORM object), so the
+common case, a storm of duplicates, costs a dict update per event and a row per key.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, Table, bindparam, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,6 +31,7 @@ from dutydesk.incidents.schemas import ActionRequest, Channel, IncidentCreate
 from dutydesk.intake.signals import EventAction, Outcome, Signal, clip, raw_text
 from dutydesk.kernel import clock
 from dutydesk.kernel.errors import DomainError
+from dutydesk.kernel.group_commit import PINNED
 from dutydesk.kernel.persistence import transaction_scoped
 from dutydesk.models import (
     Alert,
@@ -51,6 +57,34 @@ _OPEN_ALERTS = (  # built once: building the statement cost as much as running i
         Alert.open_key.in_(bindparam("keys", expanding=True)),
     )
 )
+# Keys that only trigger in a call: the open alert's id and incident, no ORM object.
+_OPEN_IDS = (
+    select(Alert.id, Alert.dedup_key, Alert.incident_id, Incident.number)
+    .outerjoin(Incident, Incident.id == Alert.incident_id)
+    .where(
+        Alert.integration_id == bindparam("integration"),
+        Alert.open_key.in_(bindparam("keys", expanding=True)),
+    )
+)
+# The latest alert of each key (its state changes carry over to the key's next alert).
+_LATEST = select(Alert).where(
+    Alert.id.in_(
+        select(func.max(Alert.id))
+        .where(
+            Alert.integration_id == bindparam("integration"),
+            Alert.dedup_key.in_(bindparam("keys", expanding=True)),
+        )
+        .group_by(Alert.dedup_key)
+    )
+)
+_ALERT: Table = Alert.__table__  # type: ignore[assignment]
+# Core, one executemany per call: the ORM's per-object UPDATE cost 10x more.
+_BUMP = (
+    update(_ALERT)
+    .where(_ALERT.c.id == bindparam("alert"))
+    .values(occurrences=_ALERT.c.occurrences + bindparam("n"), last_seen_at=bindparam("seen"))
+)
+CHUNK = 500  # keys per IN list
 # Default severity → (impact, urgency) on a 3-level matrix; an integration may override.
 DEFAULT_LEVELS = {"critical": (1, 1), "error": (2, 2), "warning": (3, 2), "info": (3, 3)}
 
@@ -64,13 +98,27 @@ class Ingested:
 
 
 @dataclass
-class _Batch:
-    """What one call of ingest_many reads once: open alerts by key, catalog names, numbers."""
+class _Open:
+    """An open alert known by id only: its key only triggered (duplicates) so far."""
 
-    alerts: dict[str, Alert | None] = field(default_factory=dict)
+    id: int
+    open_key: str
+    incident_id: int | None
+
+
+@dataclass
+class _Batch:
+    """What one call of ingest_many reads once: open alerts by key, the latest alert of keys
+    that open a new one, incidents of alerts that resolve, catalog names, numbers; and the
+    occurrences counted, by alert id, written at the end."""
+
+    alerts: dict[str, Alert | _Open | None] = field(default_factory=dict)
+    latest: dict[str, Alert | None] = field(default_factory=dict)
+    incidents: dict[int, Incident] = field(default_factory=dict)
     services: dict[str, Service | None] = field(default_factory=dict)
     cis: dict[str, ConfigurationItem | None] = field(default_factory=dict)
     numbers: dict[int, str] = field(default_factory=dict)
+    seen: dict[int, int] = field(default_factory=dict)  # alert id → occurrences to add
 
 
 def integration_actor(integration: Integration) -> Actor:
@@ -100,35 +148,138 @@ def ingest_many(
 ) -> list[Ingested]:
     """Signals in order, reading the open alerts of all their keys in one query. `heard`:
     the signals came from the integration (so its heartbeat is alive)."""
+    own = PINNED not in session.info
+    if own:  # a lone call holds what it loads, as a group-commit batch does (kernel)
+        session.info[PINNED] = []
+    try:
+        return _ingest(session, settings, integration, signals, heard)
+    finally:
+        if own:
+            session.info.pop(PINNED, None)
+
+
+def _ingest(
+    session: Session,
+    settings: Settings,
+    integration: Integration,
+    signals: list[Signal],
+    heard: bool,
+) -> list[Ingested]:
     now = clock.now()
     batch = _Batch(numbers=session.info.setdefault(NUMBERS, {}))
-    known: dict[tuple[int, str], Alert] = session.info.setdefault(OPEN_ALERTS, {})
-    keys = []
-    for key in sorted({s.dedup_key for s in signals}):
-        seen = known.get((integration.id, key))
-        if seen is not None and seen.open_key == key:  # still open (resolving clears it)
-            batch.alerts[key] = seen
-        else:
-            keys.append(key)
-    for start in range(0, len(keys), 500):
-        chunk = keys[start : start + 500]
-        found = session.execute(_OPEN_ALERTS, {"integration": integration.id, "keys": chunk}).all()
-        batch.alerts.update(dict.fromkeys(chunk))
-        for alert, number in found:
-            batch.alerts[alert.dedup_key] = alert
-            if alert.incident_id is not None and number is not None:
-                batch.numbers[alert.incident_id] = number
+    known: dict[tuple[int, str], Alert | _Open] = session.info.setdefault(OPEN_ALERTS, {})
+    _read(session, integration, signals, batch, known)
     results = [_one(session, settings, integration, s, now, batch) for s in signals]
+    heartbeat = any(s.dedup_key == HEARTBEAT_KEY for s in signals)
+    if heard and _heard(integration, now) and not heartbeat:
+        back = Signal(HEARTBEAT_KEY, EventAction.resolve, source="dutydesk")
+        if HEARTBEAT_KEY not in batch.alerts:
+            batch.alerts[HEARTBEAT_KEY] = _open_alert(session, integration, HEARTBEAT_KEY)
+        _one(session, settings, integration, back, now, batch)
     for key, met in batch.alerts.items():
         if met is not None and met.open_key == key:
             known[(integration.id, key)] = met
-    if not heard:
-        return results
-    if _heard(integration, now) and not any(s.dedup_key == HEARTBEAT_KEY for s in signals):
-        back = Signal(HEARTBEAT_KEY, EventAction.resolve, source="dutydesk")
-        batch.alerts.setdefault(HEARTBEAT_KEY, _open_alert(session, integration, HEARTBEAT_KEY))
-        _one(session, settings, integration, back, now, batch)
+        else:
+            known.pop((integration.id, key), None)
+    _write_seen(session, batch, now)
     return results
+
+
+def _read(
+    session: Session,
+    integration: Integration,
+    signals: list[Signal],
+    batch: _Batch,
+    known: dict[tuple[int, str], Alert | _Open],
+) -> None:
+    """The open alerts of the call's keys, a few queries for all: ORM objects for keys that
+    acknowledge or resolve, light `_Open` rows for keys that only trigger; then the latest
+    alert of keys with no open alert and the incidents (locked) of alerts that may resolve."""
+    changing = {s.dedup_key for s in signals if s.action != EventAction.trigger}
+    full: list[str] = []
+    light: list[str] = []
+    for key in sorted({s.dedup_key for s in signals}):
+        seen = known.get((integration.id, key))
+        # still open (resolving clears it); a light row of a key that changes is read again
+        if seen and seen.open_key == key and not (isinstance(seen, _Open) and key in changing):
+            batch.alerts[key] = _current(session, seen)
+            continue
+        (full if key in changing else light).append(key)
+    where = {"integration": integration.id}
+    for chunk in _chunks(full):
+        batch.alerts.update(dict.fromkeys(chunk))
+        for alert, number in session.execute(_OPEN_ALERTS, {**where, "keys": chunk}).all():
+            batch.alerts[alert.dedup_key] = alert
+            if alert.incident_id is not None and number is not None:
+                batch.numbers[alert.incident_id] = number
+    for chunk in _chunks(light):
+        batch.alerts.update(dict.fromkeys(chunk))
+        for alert_id, key, incident_id, number in session.execute(
+            _OPEN_IDS, {**where, "keys": chunk}
+        ).all():
+            batch.alerts[key] = _current(session, _Open(alert_id, key, incident_id))
+            if incident_id is not None and number is not None:
+                batch.numbers[incident_id] = number
+    opening = sorted(
+        {s.dedup_key for s in signals if s.action == EventAction.trigger}
+        - {k for k, a in batch.alerts.items() if a is not None}
+    )
+    for chunk in _chunks(opening):
+        batch.latest.update(dict.fromkeys(chunk))
+        for alert in session.scalars(_LATEST, {**where, "keys": chunk}).all():
+            batch.latest[alert.dedup_key] = alert
+    ids = sorted(
+        {
+            a.incident_id
+            for k, a in batch.alerts.items()
+            if isinstance(a, Alert) and k in changing and a.incident_id is not None
+        }
+    )
+    for chunk in _chunks(ids):
+        for incident in session.scalars(
+            select(Incident).where(Incident.id.in_(chunk)).with_for_update()
+        ).all():
+            batch.incidents[incident.id] = incident
+
+
+def _chunks(items: list[Any]) -> list[list[Any]]:
+    return [items[start : start + CHUNK] for start in range(0, len(items), CHUNK)]
+
+
+def _current(session: Session, alert: Alert | _Open) -> Alert | _Open:
+    """The session's ORM object for a light row when it holds one (it is authoritative)."""
+    if isinstance(alert, Alert):
+        return alert
+    loaded = session.identity_map.get((Alert, (alert.id,), None))
+    return loaded if isinstance(loaded, Alert) else alert
+
+
+def _full(session: Session, alert: Alert | _Open, batch: _Batch) -> Alert:
+    if isinstance(alert, Alert):
+        return alert
+    loaded = session.get(Alert, alert.id)
+    if loaded is None:  # pragma: no cover - an open alert is never deleted
+        raise LookupError(f"alert {alert.id} vanished")
+    batch.alerts[alert.open_key] = loaded
+    return loaded
+
+
+def _count(batch: _Batch, alert_id: int) -> None:
+    batch.seen[alert_id] = batch.seen.get(alert_id, 0) + 1
+
+
+def _write_seen(session: Session, batch: _Batch, now: datetime) -> None:
+    """Add the occurrences counted in this call, one executemany; loaded alerts forget the
+    two columns (they reload on access) so nothing stale is served or written back."""
+    if not batch.seen:
+        return
+    rows = [{"alert": a, "n": n, "seen": now} for a, n in sorted(batch.seen.items())]
+    session.connection().execute(_BUMP, rows)
+    for alert_id in batch.seen:
+        loaded = session.identity_map.get((Alert, (alert_id,), None))
+        if loaded is not None:
+            session.expire(loaded, ["occurrences", "last_seen_at"])
+    batch.seen.clear()
 
 
 def _heard(integration: Integration, now: datetime) -> bool:
@@ -165,16 +316,15 @@ def _one(
     batch: _Batch,
 ) -> Ingested:
     key = signal.dedup_key
-    alert = batch.alerts.get(key)
+    met = batch.alerts.get(key)
     if signal.action == EventAction.trigger:
-        if alert is not None:
-            alert.occurrences += 1
-            alert.last_seen_at = now
+        if met is not None:
+            _count(batch, met.id)
             return Ingested(
-                Outcome.deduplicated, key, alert.id, _number(session, alert.incident_id, batch)
+                Outcome.deduplicated, key, met.id, _number(session, met.incident_id, batch)
             )
         return _trigger(session, settings, integration, signal, now, batch)
-    if alert is None:  # PagerDuty: a late acknowledge/resolve of an unknown key is dropped
+    if met is None:  # PagerDuty: a late acknowledge/resolve of an unknown key is dropped
         log.info(
             "intake: %s of %r on %s ignored: no open alert",
             signal.action,
@@ -182,14 +332,14 @@ def _one(
             integration.name,
         )
         return Ingested(Outcome.ignored, key)
-    alert.occurrences += 1
-    alert.last_seen_at = now
+    alert = _full(session, met, batch)
+    _count(batch, alert.id)
     actor = integration_actor(integration)
     if signal.action == EventAction.acknowledge:
         if alert.status == "triggered":
             alert.status = "acknowledged"
             alert.acknowledged_at = now
-            incident = _incident(session, alert.incident_id)
+            incident = _incident(session, alert.incident_id, batch)
             if incident is not None:
                 history.record(
                     session,
@@ -216,12 +366,15 @@ def _trigger(
 ) -> Ingested:
     key = signal.dedup_key
     service, ci = _catalog(session, integration, signal, batch)
-    previous = session.scalar(
-        select(Alert)
-        .where(Alert.integration_id == integration.id, Alert.dedup_key == key)
-        .order_by(Alert.id.desc())
-        .limit(1)
-    )
+    if key in batch.latest:
+        previous = batch.latest[key]
+    else:
+        previous = session.scalar(
+            select(Alert)
+            .where(Alert.integration_id == integration.id, Alert.dedup_key == key)
+            .order_by(Alert.id.desc())
+            .limit(1)
+        )
     changes = [
         *_recent(previous.state_changes if previous else [], now, integration),
         now.isoformat(),
@@ -255,13 +408,13 @@ def _trigger(
         existing = _open_alert(session, integration, key)
         if existing is None:
             raise
-        existing.occurrences += 1
-        existing.last_seen_at = now
+        _count(batch, existing.id)
         batch.alerts[key] = existing
         return Ingested(
             Outcome.deduplicated, key, existing.id, _number(session, existing.incident_id, batch)
         )
     batch.alerts[key] = alert
+    batch.latest[key] = alert
     window = _maintenance(session, integration, alert, now)
     if window is not None:
         alert.suppressed_by_id = window.id
@@ -269,7 +422,7 @@ def _trigger(
     actor = integration_actor(integration)
     target = None
     if alert.flapping and previous is not None:
-        target = _incident(session, previous.incident_id, open_only=True)
+        target = _incident(session, previous.incident_id, batch, open_only=True)
     if target is None:
         target = _correlated(session, integration, alert, now)
     if target is not None:
@@ -309,7 +462,8 @@ def _resolve(
     alert.state_changes = changes
     alert.flapping = alert.flapping or len(changes) > integration.flap_changes
     batch.alerts[key] = None
-    incident = _incident(session, alert.incident_id)
+    batch.latest[key] = alert
+    incident = _incident(session, alert.incident_id, batch)
     if incident is None:
         return Ingested(Outcome.resolved, key, alert.id)
     actor = integration_actor(integration)
@@ -327,6 +481,15 @@ def _resolve(
     return Ingested(Outcome.resolved, key, alert.id, incident.number)
 
 
+_QUIET = select(  # the incident's alerts: all of them, and those open or flapping
+    func.count(),
+    func.coalesce(
+        func.sum(case((or_(Alert.open_key.is_not(None), Alert.flapping.is_(True)), 1), else_=0)),
+        0,
+    ),
+).where(Alert.incident_id == bindparam("incident"))
+
+
 def resolve_if_quiet(
     session: Session, settings: Settings, integration: Integration, incident: Incident
 ) -> bool:
@@ -334,19 +497,9 @@ def resolve_if_quiet(
     if incident.state not in OPEN:
         return False
     session.flush()
-    still = session.scalar(
-        select(func.count())
-        .select_from(Alert)
-        .where(
-            Alert.incident_id == incident.id,
-            or_(Alert.open_key.is_not(None), Alert.flapping.is_(True)),
-        )
-    )
+    total, still = session.execute(_QUIET, {"incident": incident.id}).one()
     if still:
         return False
-    total = session.scalar(
-        select(func.count()).select_from(Alert).where(Alert.incident_id == incident.id)
-    )
     actions.perform_action(
         session,
         integration_actor(integration),
@@ -529,11 +682,18 @@ def _correlated(
 
 
 def _incident(
-    session: Session, incident_id: int | None, *, open_only: bool = False
+    session: Session,
+    incident_id: int | None,
+    batch: _Batch | None = None,
+    *,
+    open_only: bool = False,
 ) -> Incident | None:
+    """The incident, locked: read (FOR UPDATE) with the call's others when it was known."""
     if incident_id is None:
         return None
-    incident = session.get(Incident, incident_id, with_for_update=True)
+    incident = batch.incidents.get(incident_id) if batch is not None else None
+    if incident is None:
+        incident = session.get(Incident, incident_id, with_for_update=True)
     if incident is None or (open_only and incident.state not in OPEN):
         return None
     return incident

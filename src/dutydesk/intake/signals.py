@@ -8,6 +8,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from pydantic import BaseModel
+
 MAX_KEY = 255  # PagerDuty's dedup_key limit
 MAX_SUMMARY = 1024
 SEVERITIES = ("critical", "error", "warning", "info")
@@ -51,7 +53,7 @@ class Signal:
     labels: dict[str, str] = field(default_factory=dict)
     links: list[dict[str, str]] = field(default_factory=list)
     occurred_at: datetime | None = None
-    raw: Any = None  # the part of the payload this signal came from, kept size-limited
+    raw: Any = None  # the payload part it came from (dict, str or validated model), size-limited
 
 
 def normalize_severity(value: object) -> str:
@@ -76,5 +78,7 @@ def raw_text(raw: Any, limit: int) -> str:
     """The raw payload as JSON, cut at `limit` characters (marked as cut)."""
     if raw is None:
         return ""
+    if isinstance(raw, BaseModel):  # a validated event, dumped only when an alert keeps it
+        raw = raw.model_dump(mode="json", exclude_none=True)
     text = raw if isinstance(raw, str) else json.dumps(raw, separators=(",", ":"), default=str)
     return text if len(text) <= limit else text[:limit] + "…[cut]"

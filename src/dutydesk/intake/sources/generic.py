@@ -25,5 +25,5 @@ def parse(event: EventCreate) -> Signal:
         labels=dict(event.labels),
         links=[link.model_dump(exclude_none=True) for link in event.links],
         occurred_at=event.occurred_at,
-        raw=event.model_dump(mode="json", exclude_none=True),
+        raw=event,  # dumped by raw_text when an alert keeps it
     )
