@@ -190,8 +190,12 @@ def main() -> int:
         elif url is None:
             url, prep = sqlite_database(args.rows, workdir, use_cache=True)
             print(f"database: {prep}", flush=True)
-        add_user(url, workdir, "bob", "admin")
-        add_user(url, workdir, "alice", "agent")
+        for name, role in (("bob", "admin"), ("alice", "agent")):
+            try:
+                add_user(url, workdir, name, role)
+            except RuntimeError as exc:  # a --database-url used before
+                if "already exists" not in str(exc):
+                    raise
         admin_token = create_token(url, workdir, "bob")
         settings = Settings(database_url=url, storage_dir=workdir / "files", serve_worker=False)
         database = Database(make_engine(url))

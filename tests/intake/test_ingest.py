@@ -79,10 +79,13 @@ def test_auto_resolve_when_every_alert_resolved(
     assert number is not None and b.incident_number == number
     send(db, settings, iid, resolve("a"))
     assert incident(db, number)[0] == "new"
+    notes = count(db, Notification)
     send(db, settings, iid, resolve("b"))
     state, events = incident(db, number)
     assert state == "resolved"
     assert ("alert_resolved", "ALR-R") in events and events[-1][0].startswith("sla")
+    # nobody is asked to confirm: the caller is the integration's own service account
+    assert count(db, Notification) == notes
     # An integration without auto-resolve leaves the incident to the desk.
     manual, _ = make_integration(db, "manual", auto_resolve=False)
     x = send(db, settings, manual, fire("x"))[0]

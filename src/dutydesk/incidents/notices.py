@@ -100,7 +100,11 @@ def after_public_reply(
 def _tell_requester(
     session: Session, settings: Settings, actor: Actor, incident: Incident, reason: str | None
 ) -> None:
-    """Resolved: the confirm/reject links; closed: the survey link (once per closure)."""
+    """Resolved: the confirm/reject links; closed: the survey link (once per closure).
+    Not when a monitoring integration resolves or closes what it raised itself: its caller
+    is the integration's own service account, with nobody behind it to confirm or rate."""
+    if actor.actor_type == "integration" and actor.user_id == incident.caller_id:
+        return
     extra: dict[str, object] = {}
     if incident.confirm_nonce is not None:
         extra.update(confirmation.urls(session, settings, incident))

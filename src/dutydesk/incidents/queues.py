@@ -36,10 +36,18 @@ class Tab:
     label: str
     help: str
     sort: str  # the tab's default order
+    # the order of the index that answers the tab's count, when it is not `sort`'s
+    count_sort: str | None = None
 
 
 TABS: tuple[Tab, ...] = (
-    Tab("mine", "My work", "Open incidents assigned to you.", "priority,opened_at"),
+    Tab(
+        "mine",
+        "My work",
+        "Open incidents assigned to you.",
+        "priority,opened_at",
+        count_sort="opened_at",  # ix_incident_assignee_opened (the open indexes: 300x slower)
+    ),
     Tab("groups", "My groups", "Open incidents of your support groups.", "priority,opened_at"),
     Tab(
         "unassigned",
@@ -135,7 +143,8 @@ def tab_counts(session: Session, actor: Actor, *, now: datetime, hours: int) -> 
     one statement."""
     empty = IncidentFilter()
     parts = [
-        count_parts(tab_filter(tab, actor, empty, now=now, hours=hours), tab.sort) for tab in TABS
+        count_parts(tab_filter(tab, actor, empty, now=now, hours=hours), tab.count_sort or tab.sort)
+        for tab in TABS
     ]
     flat = count_incidents_each(session, actor, [p for ps in parts for p in ps], cap=COUNT_CAP)
     counts, at = {}, 0
