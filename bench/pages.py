@@ -175,13 +175,17 @@ def measure(
     return samples
 
 
-def bench_backend(backend: str, url: str, workdir: Path, reps: int, prep: str) -> list[list[str]]:
+def bench_backend(
+    backend: str, url: str, workdir: Path, reps: int, prep: str, env: dict[str, str] | None = None
+) -> list[list[str]]:
     say(f"  database ready: {prep}")
     add_user(url, workdir, "bob", "admin")
     add_user(url, workdir, "alice", "agent")
     token = create_token(url, workdir, "bob")
     rows: list[list[str]] = []
-    with dutydesk_server(url, workdir, name=f"dutydesk-pages-{backend}") as server:
+    server = dutydesk_server(url, workdir, name=f"dutydesk-pages-{backend}")
+    server.env.update(env or {})
+    with server:
         users = api_json(server.port, "GET", "/api/v1/admin/users", token)
         alice = next(u["id"] for u in users if u["username"] == "alice")
         api_json(server.port, "PUT", f"/api/v1/admin/groups/{QUEUE_GROUP}/members/{alice}", token)
@@ -243,7 +247,15 @@ def main() -> int:
     parser.add_argument("--backend", choices=["all", "sqlite", "postgresql"], default="all")
     parser.add_argument("--reps", type=int, default=60, help="requests per page")
     parser.add_argument("--no-cache", dest="cache", action="store_false")
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment for the server, e.g. DUTYDESK_SERVE_WORKER=false",
+    )
     args = parser.parse_args()
+    args.server_env = dict(kv.split("=", 1) for kv in args.server_env)
     banner(f"pages: the agent workspace over {args.rows:,} incidents")
     say(machine_info())
     say(server_stack())
@@ -253,15 +265,16 @@ def main() -> int:
         if args.backend in ("all", "sqlite"):
             banner("pages on sqlite")
             url, prep = sqlite_database(args.rows, workdir, args.cache)
-            rows += bench_backend("sqlite", url, workdir, args.reps, prep)
+            rows += bench_backend("sqlite", url, workdir, args.reps, prep, args.server_env)
         if args.backend in ("all", "postgresql"):
             ok, info = pg_reachable()
             if ok:
                 banner("pages on postgresql")
                 with pg_database() as url:
                     seconds = seed_postgresql(url, args.rows, workdir)
+                    prep = f"COPY + ANALYZE in {seconds:.0f}s"
                     rows += bench_backend(
-                        "postgresql", url, workdir, args.reps, f"COPY + ANALYZE in {seconds:.0f}s"
+                        "postgresql", url, workdir, args.reps, prep, args.server_env
                     )
             else:
                 say(f"\nPostgreSQL not reachable ({info}): skipped")

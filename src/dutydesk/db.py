@@ -96,6 +96,7 @@ class Database:
 
     def __init__(self, engine: Engine, *, bind: Connection | None = None) -> None:
         self.engine = engine
+        self.bound = bind is not None  # joined to a test's transaction: invisible elsewhere
         if bind is not None:
             # Tests: every session joins the test's outer transaction through a SAVEPOINT.
             self.read_sessions = self.write_sessions = sessionmaker(

@@ -123,3 +123,17 @@ def test_the_worker_retrains_on_schedule_once(db: Database, cast, settings: Sett
     settings.triage_retrain_hours = 24
     assert jobs.retrain_due(db, settings, now + timedelta(days=2)).done == 1
     assert models(db) == 2
+
+
+def test_a_worker_on_a_real_database_trains_in_a_child_process(
+    fresh_db: Database, tmp_path: Path
+) -> None:
+    """The serving process keeps its GIL: the training runs in a spawned process, which
+    reads and writes the same database (here: it stores the group model it learned)."""
+    seed_history(fresh_db, make_cast(fresh_db), 120)
+    url = fresh_db.engine.url.render_as_string(hide_password=False)
+    settings = Settings(database_url=url, storage_dir=tmp_path / "files")
+    assert not fresh_db.bound
+    outcomes = jobs._train(fresh_db, settings, ["group"])
+    assert [(o.target, o.version, o.n_examples) for o in outcomes] == [("group", 1, 120)]
+    assert models(fresh_db) == 1
