@@ -254,8 +254,16 @@ def main() -> int:
         metavar="KEY=VALUE",
         help="extra environment for the server, e.g. DUTYDESK_SERVE_WORKER=false",
     )
+    parser.add_argument(
+        "--with-retraining",
+        action="store_true",
+        help="let the server's worker retrain triage now (on a fresh 1M database it trains "
+        "for minutes, in a child process, competing for the CPU with the pages measured)",
+    )
     args = parser.parse_args()
     args.server_env = dict(kv.split("=", 1) for kv in args.server_env)
+    if not args.with_retraining:
+        args.server_env.setdefault("DUTYDESK_TRIAGE_RETRAIN_HOURS", "0")
     banner(f"pages: the agent workspace over {args.rows:,} incidents")
     say(machine_info())
     say(server_stack())
