@@ -18,6 +18,7 @@ from sklearn import config_context
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer, TfidfVectorizer
 
+from dutydesk.triage.sparse import normalised
 from dutydesk.triage.text import TOKEN_PATTERN
 
 CHAR_CHARS = 600  # of it, for the character n-grams (the subject and first lines)
@@ -137,17 +138,3 @@ def _heads(texts: Sequence[str]) -> list[str]:
 
 def _field_tokens(fields: Mapping[str, str]) -> dict[str, float]:
     return {f"{name}={value}": 1.0 for name, value in fields.items() if value}
-
-
-def normalised(x: sp.spmatrix) -> sp.csr_matrix:
-    """Rows scaled to unit L2 norm (empty rows stay empty); in place on a fresh matrix."""
-    x = sp.csr_matrix(x, dtype=np.float32)
-    lengths = np.diff(x.indptr)
-    sums = np.zeros(x.shape[0], dtype=np.float32)
-    filled = lengths > 0
-    if filled.any():
-        sums[filled] = np.add.reduceat(x.data * x.data, x.indptr[:-1][filled])
-    norms = np.sqrt(sums)
-    norms[norms == 0] = 1.0
-    x.data /= np.repeat(norms, lengths)
-    return x

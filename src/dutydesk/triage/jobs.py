@@ -17,11 +17,13 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import func, select
+
 from dutydesk.config import Settings
 from dutydesk.db import Database, make_engine
 from dutydesk.kernel import schedule
-from dutydesk.models import TriageSchedule
-from dutydesk.triage.queries import TARGETS
+from dutydesk.models import Incident, TriageSchedule
+from dutydesk.triage.queries import LEARNED_STATES, TARGETS
 from dutydesk.worker import JobRun
 
 if TYPE_CHECKING:
@@ -35,11 +37,22 @@ def _train(db: Database, settings: Settings, targets: list[str]) -> list[Outcome
     the web server that runs this worker in a thread (measured: queue pages 20 -> 300 ms at
     p95 while it trained on 700,000 incidents). A database joined to a test's transaction is
     only visible here, so tests train in this process."""
-    if db.bound:
+    if db.bound or not _enough_history(db, settings):
         return _train_here(db, settings, targets)
     spawn = multiprocessing.get_context("spawn")  # no fork of a process with threads
     with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
         return pool.submit(_train_in_child, settings.model_dump(), targets).result()
+
+
+def _enough_history(db: Database, settings: Settings) -> bool:
+    """Whether a training has enough incidents to learn from. With fewer it stops at once
+    (each target says why), which is cheaper here than starting a process: seconds of
+    imports, paid by every fresh database's first worker tick."""
+    need = settings.triage_min_examples
+    learned = [*LEARNED_STATES, "cancelled"]
+    with db.unit_of_work(write=False) as session:
+        capped = select(Incident.id).where(Incident.state.in_(learned)).limit(need).subquery()
+        return (session.scalar(select(func.count()).select_from(capped)) or 0) >= need
 
 
 def _train_in_child(settings_data: dict[str, Any], targets: list[str]) -> list[Outcome]:

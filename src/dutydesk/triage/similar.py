@@ -14,6 +14,7 @@ indexed (reopened, or its id reused) is dropped.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -23,13 +24,12 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import HashingVectorizer
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from dutydesk.access.policy import Actor, incident_visibility
 from dutydesk.models import Incident
-from dutydesk.triage.features import normalised
+from dutydesk.triage.sparse import normalised
 from dutydesk.triage.text import TOKEN_PATTERN, document
 
 N_FEATURES = 1 << 20
@@ -41,21 +41,27 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 Row = tuple[int, datetime, str]  # id, stamp, text
 Loader = Callable[[Session, tuple[datetime, int] | None, int], Sequence[Row]]
 
-_VECTORIZER = HashingVectorizer(
-    ngram_range=(1, 2),
-    n_features=N_FEATURES,
-    alternate_sign=False,
-    norm=None,
-    strip_accents="unicode",
-    token_pattern=TOKEN_PATTERN,
-    dtype=np.float32,
-)
+
+@functools.cache
+def _vectorizer() -> Any:
+    # deferred: importing scikit-learn costs every process start (server, CLI) over a second
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    return HashingVectorizer(
+        ngram_range=(1, 2),
+        n_features=N_FEATURES,
+        alternate_sign=False,
+        norm=None,
+        strip_accents="unicode",
+        token_pattern=TOKEN_PATTERN,
+        dtype=np.float32,
+    )
 
 
 def _tf(texts: Sequence[str]) -> sp.csr_matrix:
     if not texts:  # the hashing vectorizer cannot transform an empty list
         return sp.csr_matrix((0, N_FEATURES), dtype=np.float32)
-    x = sp.csr_matrix(_VECTORIZER.transform(texts), dtype=np.float32)
+    x = sp.csr_matrix(_vectorizer().transform(texts), dtype=np.float32)
     np.log1p(x.data, out=x.data)  # sublinear term frequency
     return x
 
