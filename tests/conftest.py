@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,27 +32,57 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @dataclass
 class Backend:
+    """Makes the databases of a run. The first one is migrated into a template; every
+    database after that is a copy of it (a file copy on SQLite, CREATE DATABASE … TEMPLATE
+    on PostgreSQL), ten times faster than migrating each one."""
+
     name: str
     tmp: Path
+    template: str | None = None  # the URL of the migrated template, once made
 
     def create(self) -> tuple[str, Engine]:
         """A new, empty, migrated database; returns its URL and engine."""
+        if self.template is None:
+            self.template = self._migrated_template()
         if self.name == "sqlite":
-            url = f"sqlite:///{self.tmp / f'dd-{secrets.token_hex(4)}.db'}"
+            path = self.tmp / f"dd-{secrets.token_hex(4)}.db"
+            shutil.copyfile(self._sqlite_path(self.template), path)
+            url = f"sqlite:///{path}"
         else:
-            admin_url = make_url(os.environ.get("DUTYDESK_TEST_PG_URL", DEFAULT_PG))
-            name = f"dutydesk_t_{os.getpid()}_{secrets.token_hex(3)}"
-            admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-            admin.dispose()
-            url = admin_url.set(database=name).render_as_string(hide_password=False)
+            template = make_url(self.template)
+            url = self._new_pg_database(f'TEMPLATE "{template.database}"')
+        return url, make_engine(url, sqlite_synchronous="NORMAL")
+
+    def _migrated_template(self) -> str:
+        if self.name == "sqlite":
+            url = f"sqlite:///{self.tmp / 'template.db'}"
+        else:
+            url = self._new_pg_database()
         engine = make_engine(url, sqlite_synchronous="NORMAL")
         upgrade(engine)
-        return url, engine
+        if self.name == "sqlite":  # everything into the main file, which is what is copied
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        engine.dispose()  # PostgreSQL copies a template only while no one is connected
+        return url
 
-    def drop(self, url: str, engine: Engine) -> None:
-        engine.dispose()
+    @staticmethod
+    def _sqlite_path(url: str) -> Path:
+        return Path(url.removeprefix("sqlite:///"))
+
+    @staticmethod
+    def _new_pg_database(options: str = "") -> str:
+        admin_url = make_url(os.environ.get("DUTYDESK_TEST_PG_URL", DEFAULT_PG))
+        name = f"dutydesk_t_{os.getpid()}_{secrets.token_hex(3)}"
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}" {options}'))
+        admin.dispose()
+        return admin_url.set(database=name).render_as_string(hide_password=False)
+
+    def drop(self, url: str, engine: Engine | None) -> None:
+        if engine is not None:
+            engine.dispose()
         if self.name == "postgresql":
             parsed = make_url(url)
             admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
@@ -59,10 +90,20 @@ class Backend:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
             admin.dispose()
 
+    def close(self) -> None:
+        """Drops the template, at the end of the run."""
+        if self.template is not None:
+            self.drop(self.template, None)
+            self.template = None
+
 
 @pytest.fixture(scope="session")
-def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Backend:
-    return Backend(request.config.getoption("--db"), tmp_path_factory.mktemp("db"))
+def backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Backend]:
+    made = Backend(request.config.getoption("--db"), tmp_path_factory.mktemp("db"))
+    yield made
+    made.close()
 
 
 @pytest.fixture(scope="session")
