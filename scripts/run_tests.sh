@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The whole suite: SQLite, and PostgreSQL when reachable (required with CI=true).
 #
-# Phase 1 runs the two backends side by side (each pytest is one process; the machine has
-# two cores), without the tests marked `heavy` (several processes, kill -9, real-time
-# loops), which would starve each other. Phase 2 runs the heavy tests, one backend at a
-# time. DUTYDESK_TEST_SERIAL=1 runs everything one backend after the other instead.
+# The backends run side by side, one lane each (the machine has two cores): a lane runs its
+# backend's tests without the ones marked `heavy` (several processes, kill -9, real-time
+# loops), then the heavy ones, so the heavy tests of one backend overlap the other lane
+# rather than each other. DUTYDESK_TEST_SERIAL=1 runs everything one backend after the other.
 set -u
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
@@ -43,27 +43,51 @@ if [ "${DUTYDESK_TEST_SERIAL:-}" = "1" ]; then
     run "$db" --db="$db" "${ARGS[@]}"
   done
 else
+  # One lane per backend, side by side: each lane runs its backend's tests without the
+  # heavy ones, then the heavy ones. The PostgreSQL lane logs to a file shown afterwards.
+  # A full run also balances the lanes: the PostgreSQL lane is the longer one, so its
+  # browser tests run in the SQLite lane once that lane is done with its own.
+  shared=()
+  if [ "${#ARGS[@]}" -eq 0 ] && [ "${#backends[@]}" -gt 1 ]; then
+    shared=(tests/web/*_browser.py)
+  fi
+  check() {  # check NAME EXIT: records a failed run (exit 5, no test selected, is no failure)
+    if [ "$2" -ne 0 ] && [ "$2" -ne 5 ]; then echo "$1 (exit $2)" >>"var/test-failed"; fi
+  }
+  lane() {  # lane DB [--ignore FILE…]: the backend's tests, not heavy, then heavy
+    local db=$1
+    shift
+    echo "== $db (not heavy)"
+    "$BIN/pytest" --db="$db" -m "not heavy" "$@" "${ARGS[@]}"
+    check "$db (not heavy)" $?
+    echo "== $db (heavy)"
+    "$BIN/pytest" --db="$db" -m heavy "$@" "${ARGS[@]}"
+    check "$db (heavy)" $?
+  }
+  rm -f var/test-failed
   pids=()
+  ignore=()
+  for file in "${shared[@]}"; do ignore+=(--ignore="$file"); done
   for db in "${backends[@]:1}"; do
-    echo "== $db (not heavy) runs in the background; its output follows"
-    "$BIN/pytest" --db="$db" -m "not heavy" "${ARGS[@]}" >"var/test-$db.log" 2>&1 &
+    echo "== the $db lane runs in the background; its output follows the sqlite lane's"
+    lane "$db" "${ignore[@]}" >"var/test-$db.log" 2>&1 &
     pids+=("$!")
   done
-  echo "== sqlite (not heavy)"
-  run "sqlite (not heavy)" --db=sqlite -m "not heavy" "${ARGS[@]}"
+  lane sqlite
+  if [ "${#shared[@]}" -gt 0 ]; then
+    echo "== postgresql (browser tests, in the sqlite lane)"
+    "$BIN/pytest" --db=postgresql -m "not heavy" "${shared[@]}"
+    check "postgresql (browser tests)" $?
+  fi
   i=0
   for db in "${backends[@]:1}"; do
     wait "${pids[$i]}"
-    rc=$?
-    echo "== $db (not heavy)"
     cat "var/test-$db.log"
-    if [ "$rc" -ne 0 ] && [ "$rc" -ne 5 ]; then failed+=("$db (not heavy) (exit $rc)"); fi
     i=$((i + 1))
   done
-  for db in "${backends[@]}"; do
-    echo "== $db (heavy)"
-    run "$db (heavy)" --db="$db" -m heavy "${ARGS[@]}"
-  done
+  if [ -f var/test-failed ]; then
+    while IFS= read -r line; do failed+=("$line"); done <var/test-failed
+  fi
 fi
 
 if [ "${#failed[@]}" -ne 0 ]; then

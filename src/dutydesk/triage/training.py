@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from dutydesk.config import Settings
 from dutydesk.db import Database
 from dutydesk.triage import queries, service
-from dutydesk.triage.model import TextClassifier
 from dutydesk.triage.text import ThinData, check_trainable
 
 
@@ -64,6 +63,10 @@ def train_from_incidents(
                     f"naming {queries.REQUEST_MARK!r}), so there is nothing to learn from"
                 )
             check_trainable(examples, needed)
+            # deferred: scikit-learn loads only when there is something to fit (a worker
+            # on a young database checks every retrain and stops above, in milliseconds)
+            from dutydesk.triage.model import TextClassifier
+
             model = TextClassifier.fit(examples, min_examples=needed)
         except ThinData as exc:
             outcome.skipped = str(exc)
