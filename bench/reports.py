@@ -270,6 +270,7 @@ class KpiResult:
 
 
 BASELINE = "baseline: SELECT count(*) 90 days"
+DASHBOARD = "dashboard page (all its reads)"  # informational: several KPI calls, no target
 
 
 def dashboard_page(s: Any, actor: Any, start: datetime, end: datetime, now: datetime) -> Any:
@@ -318,7 +319,7 @@ def time_kpis(url: str, backend: str, prep: str, runs: int) -> KpiResult:
         "reassignment_distribution (week)": lambda s: kpis.reassignment_distribution(
             s, actor, flt, group_by="week"
         ),
-        "dashboard page (all its reads)": lambda s: dashboard_page(s, actor, start, end, now),
+        DASHBOARD: lambda s: dashboard_page(s, actor, start, end, now),
     }
     with db.unit_of_work(write=False) as s:
         base_rows = int(baseline(s))
@@ -531,6 +532,7 @@ def report_kpis(res: KpiResult, show_plans: bool) -> None:
     for name, samples in res.times.items():
         m = median(samples)
         is_base = name == BASELINE
+        untargeted = is_base or name == DASHBOARD  # the target is per KPI function
         rows.append(
             [
                 name,
@@ -542,8 +544,8 @@ def report_kpis(res: KpiResult, show_plans: bool) -> None:
                 f"{median(res.cpu[name]) * 1000:.1f}",
                 f"{median(res.server[name]) * 1000:.0f}" if res.backend != "sqlite" else "",
                 "1.0x" if is_base else f"{m / base:.1f}x",
-                "" if is_base else f"< {target:.0f} s",
-                "" if is_base else verdict(m < target),
+                "" if untargeted else f"< {target:.0f} s",
+                "" if untargeted else verdict(m < target),
             ]
         )
     say(
