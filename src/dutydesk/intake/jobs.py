@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from dutydesk.config import Settings
 from dutydesk.db import Database
-from dutydesk.intake import service
+from dutydesk.intake import alert_incidents, service
 from dutydesk.intake.signals import EventAction, Signal
 from dutydesk.kernel import schedule
 from dutydesk.models import Alert, Incident, Integration, MaintenanceWindow
@@ -88,7 +88,7 @@ def calm_flapping(session: Session, settings: Settings, now: datetime, limit: in
         if alert.incident_id is not None and integration.auto_resolve:
             incident = session.get(Incident, alert.incident_id, with_for_update=True)
             if incident is not None:
-                service.resolve_if_quiet(session, settings, integration, incident)
+                alert_incidents.resolve_if_quiet(session, settings, integration, incident)
     return done
 
 
@@ -126,7 +126,7 @@ def release_window(session: Session, settings: Settings, window_id: int, now: da
                 incident
                 for other, incident in placed
                 if other.integration_id == alert.integration_id
-                and incident.state in service.OPEN_STATES
+                and incident.state in alert_incidents.OPEN_STATES
                 and _same_scope(alert, other)
             ),
             None,

@@ -9,6 +9,9 @@ A call counts the occurrences of its alerts in memory and adds them with one Cor
 executemany at its end (`occurrences = occurrences + n`); a key whose events in the call
 are all triggers of an open alert is read as a light `_Open` row (no ORM object), so the
 common case, a storm of duplicates, costs a dict update per event and a row per key.
+
+The incident side (opening one for an alert, correlation, maintenance windows, the
+auto-resolve) is in `intake.alert_incidents`.
 """
 
 from __future__ import annotations
@@ -18,19 +21,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, bindparam, case, func, or_, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dutydesk.access.policy import Actor, Role
 from dutydesk.config import Settings
-from dutydesk.incidents import actions, history
-from dutydesk.incidents import service as incidents
+from dutydesk.incidents import history
 from dutydesk.incidents.lifecycle import OPEN
-from dutydesk.incidents.schemas import ActionRequest, Channel, IncidentCreate
+from dutydesk.intake import alert_incidents
 from dutydesk.intake.signals import EventAction, Outcome, Signal, clip, raw_text
 from dutydesk.kernel import clock
-from dutydesk.kernel.errors import DomainError
 from dutydesk.kernel.group_commit import PINNED
 from dutydesk.kernel.persistence import transaction_scoped
 from dutydesk.models import (
@@ -44,7 +44,6 @@ from dutydesk.models import (
 
 log = logging.getLogger("dutydesk.intake")
 HEARTBEAT_KEY = "dutydesk:heartbeat"
-OPEN_STATES = tuple(sorted(OPEN))
 # Per transaction (a group commit batch): the open alerts met so far by (integration, key),
 # and incident numbers by id, so a batch's duplicates read each key once.
 OPEN_ALERTS = transaction_scoped("dutydesk.intake.open_alerts")
@@ -86,7 +85,6 @@ _BUMP = (
 )
 CHUNK = 500  # keys per IN list
 # Default severity → (impact, urgency) on a 3-level matrix; an integration may override.
-DEFAULT_LEVELS = {"critical": (1, 1), "error": (2, 2), "warning": (3, 2), "info": (3, 3)}
 
 
 @dataclass(frozen=True)
@@ -119,16 +117,6 @@ class _Batch:
     cis: dict[str, ConfigurationItem | None] = field(default_factory=dict)
     numbers: dict[int, str] = field(default_factory=dict)
     seen: dict[int, int] = field(default_factory=dict)  # alert id → occurrences to add
-
-
-def integration_actor(integration: Integration) -> Actor:
-    return Actor(
-        user_id=integration.user_id,
-        name=f"integration {integration.name}",
-        role=Role.admin,
-        actor_type="integration",
-        channel="monitoring",
-    )
 
 
 def ingest(
@@ -334,7 +322,7 @@ def _one(
         return Ingested(Outcome.ignored, key)
     alert = _full(session, met, batch)
     _count(batch, alert.id)
-    actor = integration_actor(integration)
+    actor = alert_incidents.integration_actor(integration)
     if signal.action == EventAction.acknowledge:
         if alert.status == "triggered":
             alert.status = "acknowledged"
@@ -415,16 +403,16 @@ def _trigger(
         )
     batch.alerts[key] = alert
     batch.latest[key] = alert
-    window = _maintenance(session, integration, alert, now)
+    window = alert_incidents.maintenance_window(session, integration, alert, now)
     if window is not None:
         alert.suppressed_by_id = window.id
         return Ingested(Outcome.suppressed, key, alert.id)
-    actor = integration_actor(integration)
+    actor = alert_incidents.integration_actor(integration)
     target = None
     if alert.flapping and previous is not None:
         target = _incident(session, previous.incident_id, batch, open_only=True)
     if target is None:
-        target = _correlated(session, integration, alert, now)
+        target = alert_incidents.correlated(session, integration, alert, now)
     if target is not None:
         alert.incident_id = target.id
         history.record(
@@ -433,13 +421,13 @@ def _trigger(
             actor,
             "alert_attached",
             field=f"alert.{alert.id}",
-            new=_alert_view(alert),
+            new=alert_incidents.alert_view(alert),
             reason="flapping" if alert.flapping else "same service/CI within the window",
             rule_id="ALR-F" if alert.flapping else "ALR-C",
         )
         batch.numbers[target.id] = target.number
         return Ingested(Outcome.correlated, key, alert.id, target.number)
-    incident = _open_incident(session, settings, integration, alert, service, ci)
+    incident = alert_incidents.open_for_alert(session, settings, integration, alert, service, ci)
     if incident is None:
         return Ingested(Outcome.created, key, alert.id)
     batch.numbers[incident.id] = incident.number
@@ -466,7 +454,7 @@ def _resolve(
     incident = _incident(session, alert.incident_id, batch)
     if incident is None:
         return Ingested(Outcome.resolved, key, alert.id)
-    actor = integration_actor(integration)
+    actor = alert_incidents.integration_actor(integration)
     history.record(
         session,
         incident,
@@ -477,120 +465,8 @@ def _resolve(
         rule_id="ALR-R",
     )
     if integration.auto_resolve and not alert.flapping:
-        resolve_if_quiet(session, settings, integration, incident)
+        alert_incidents.resolve_if_quiet(session, settings, integration, incident)
     return Ingested(Outcome.resolved, key, alert.id, incident.number)
-
-
-_QUIET = select(  # the incident's alerts: all of them, and those open or flapping
-    func.count(),
-    func.coalesce(
-        func.sum(case((or_(Alert.open_key.is_not(None), Alert.flapping.is_(True)), 1), else_=0)),
-        0,
-    ),
-).where(Alert.incident_id == bindparam("incident"))
-
-
-def resolve_if_quiet(
-    session: Session, settings: Settings, integration: Integration, incident: Incident
-) -> bool:
-    """Resolve an open incident once none of its alerts is open or flapping (ALR-AR)."""
-    if incident.state not in OPEN:
-        return False
-    session.flush()
-    total, still = session.execute(_QUIET, {"incident": incident.id}).one()
-    if still:
-        return False
-    actions.perform_action(
-        session,
-        integration_actor(integration),
-        incident,
-        "resolve",
-        ActionRequest(
-            resolution_code="auto_resolved",
-            resolution_notes=f"All {total} alert(s) of this incident resolved at the source.",
-            is_workaround=False,
-            reason="ALR-AR: every alert resolved",
-        ),
-        settings=settings,
-    )
-    return True
-
-
-def _open_incident(
-    session: Session,
-    settings: Settings,
-    integration: Integration,
-    alert: Alert,
-    service: Service | None,
-    ci: ConfigurationItem | None,
-) -> Incident | None:
-    impact, urgency = _levels(integration, alert.severity)
-    ci_id = ci.id if ci is not None else None
-    if ci is not None and service is not None and ci.service_id not in (None, service.id):
-        ci_id = None  # the CI belongs elsewhere: keep it on the alert, not on the incident
-    data = IncidentCreate(
-        short_description=clip(alert.summary.strip() or alert.dedup_key, 200),
-        description=_description(alert),
-        channel=Channel.monitoring,
-        caller_id=integration.user_id,
-        customer_id=service.customer_id if service is not None else None,
-        service_id=service.id if service is not None else None,
-        ci_id=ci_id,
-        impact=impact,
-        urgency=urgency,
-        # A flapping key opens its incident without notifying anybody.
-        assignment_group_id=None if alert.flapping else integration.assignment_group_id,
-    )
-    actor = integration_actor(integration)
-    try:
-        with session.begin_nested():
-            incident = incidents.open_incident(session, actor, data, settings=settings)
-            session.flush()
-            alert.incident_id = incident.id
-            history.record(
-                session,
-                incident,
-                actor,
-                "alert_attached",
-                field=f"alert.{alert.id}",
-                new=_alert_view(alert),
-                reason="opened by the alert",
-                rule_id="ALR-1",
-            )
-    except DomainError as exc:  # e.g. a logging checklist the alert cannot satisfy
-        log.warning(
-            "intake: alert %s of %s kept without an incident: %s",
-            alert.dedup_key,
-            integration.name,
-            exc.detail,
-        )
-        return None
-    return incident
-
-
-def _levels(integration: Integration, severity: str) -> tuple[int, int]:
-    given = (integration.severity_map or {}).get(severity)
-    if isinstance(given, list) and len(given) == 2:
-        return int(given[0]), int(given[1])
-    return DEFAULT_LEVELS.get(severity, (3, 3))
-
-
-def _description(alert: Alert) -> str:
-    lines = [f"Alert {alert.dedup_key} ({alert.severity}) from {alert.source or 'monitoring'}."]
-    lines += [f"{k}: {v}" for k, v in sorted(alert.labels.items())[:40]]
-    lines += [f"Link: {link.get('href')}" for link in alert.links[:10]]
-    return "\n".join(lines)[:32_000]
-
-
-def _alert_view(alert: Alert) -> dict[str, Any]:
-    return {
-        "alert_id": alert.id,
-        "dedup_key": alert.dedup_key,
-        "severity": alert.severity,
-        "summary": alert.summary[:200],
-        "service": alert.service_name,
-        "ci": alert.ci_name,
-    }
 
 
 def _recent(changes: list[Any], now: datetime, integration: Integration) -> list[str]:
@@ -620,65 +496,6 @@ def _catalog(
     if service is None and not signal.service and integration.service_id is not None:
         service = session.get(Service, integration.service_id)
     return service, ci
-
-
-def _maintenance(
-    session: Session, integration: Integration, alert: Alert, now: datetime
-) -> MaintenanceWindow | None:
-    scope: list[ColumnElement[bool]] = []
-    if alert.service_id is not None:
-        scope.append(MaintenanceWindow.service_id == alert.service_id)
-    if alert.ci_id is not None:
-        scope.append(MaintenanceWindow.ci_id == alert.ci_id)
-    if not scope:
-        return None
-    return session.scalar(
-        select(MaintenanceWindow)
-        .where(
-            MaintenanceWindow.ends_at > now,
-            MaintenanceWindow.starts_at <= now,
-            or_(*scope),
-            or_(
-                MaintenanceWindow.integration_id.is_(None),
-                MaintenanceWindow.integration_id == integration.id,
-            ),
-        )
-        .order_by(MaintenanceWindow.id)
-        .limit(1)
-    )
-
-
-def _correlated(
-    session: Session, integration: Integration, alert: Alert, now: datetime
-) -> Incident | None:
-    """The open incident born of alerts on the same CI/service within the window."""
-    if integration.correlation_seconds <= 0:
-        return None
-    same: list[ColumnElement[bool]] = []
-    if alert.ci_id is not None:
-        same.append(Alert.ci_id == alert.ci_id)
-    elif alert.ci_name:
-        same.append(Alert.ci_name == alert.ci_name)
-    if alert.service_id is not None:
-        same.append(Alert.service_id == alert.service_id)
-    elif alert.service_name:
-        same.append(Alert.service_name == alert.service_name)
-    if not same:
-        return None
-    since = now - timedelta(seconds=integration.correlation_seconds)
-    incident_id = session.scalar(
-        select(Alert.incident_id)
-        .join(Incident, Incident.id == Alert.incident_id)
-        .where(
-            or_(*same),
-            Alert.first_seen_at >= since,
-            Alert.id != alert.id,
-            Incident.state.in_(OPEN_STATES),
-        )
-        .order_by(Alert.id.desc())
-        .limit(1)
-    )
-    return _incident(session, incident_id)
 
 
 def _incident(
@@ -722,16 +539,16 @@ def release(
     window in force suppresses it again; otherwise it joins `joined` (an incident an alert of
     the same window opened a moment ago) or a correlated open incident, or opens one."""
     key = alert.dedup_key
-    other = _maintenance(session, integration, alert, now)
+    other = alert_incidents.maintenance_window(session, integration, alert, now)
     if other is not None:
         alert.suppressed_by_id = other.id
         return Ingested(Outcome.suppressed, key, alert.id)
-    target = joined or _correlated(session, integration, alert, now)
+    target = joined or alert_incidents.correlated(session, integration, alert, now)
     outcome = Outcome.correlated
     if target is None:
         service = session.get(Service, alert.service_id) if alert.service_id else None
         ci = session.get(ConfigurationItem, alert.ci_id) if alert.ci_id else None
-        target = _open_incident(session, settings, integration, alert, service, ci)
+        target = alert_incidents.open_for_alert(session, settings, integration, alert, service, ci)
         outcome = Outcome.created
     if target is None:
         return Ingested(outcome, key, alert.id)
@@ -739,10 +556,10 @@ def release(
     history.record(
         session,
         target,
-        integration_actor(integration),
+        alert_incidents.integration_actor(integration),
         "alert_released",
         field=f"alert.{alert.id}",
-        new=_alert_view(alert),
+        new=alert_incidents.alert_view(alert),
         reason=f"maintenance window {window.name!r} ended while the alert still fired",
         rule_id="ALR-MW",
     )
