@@ -13,18 +13,18 @@ import base64
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus, urlencode
-
-import httpx
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
 
 from dutydesk.config import Settings
 from dutydesk.kernel import clock
 
-TIMEOUT = httpx.Timeout(10.0)
+if TYPE_CHECKING:
+    import httpx
+
+# httpx (with its command line, which loads rich) and joserfc load at the first sign-in
+# through the provider, not with the web app: ~0.2 s of every process start.
+TIMEOUT_SECONDS = 10.0
 LEEWAY_SECONDS = 60  # clock skew allowed on exp/iat/nbf
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"]
 
@@ -74,6 +74,8 @@ def new_flow(next_url: str) -> Flow:
 
 
 async def _get_json(client: httpx.AsyncClient, url: str) -> dict[str, Any]:
+    import httpx  # cycle: none; deferred: see TIMEOUT_SECONDS
+
     try:
         response = await client.get(url)
         response.raise_for_status()
@@ -104,7 +106,9 @@ def _challenge(verifier: str) -> str:
 
 
 async def authorization_url(settings: Settings, flow: Flow) -> str:
-    async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+    import httpx  # cycle: none; deferred: see TIMEOUT_SECONDS
+
+    async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS) as client:
         meta = await discover(settings, client)
     query = urlencode(
         {
@@ -128,7 +132,9 @@ async def complete(settings: Settings, flow: Flow, *, state: str, code: str) -> 
         raise SsoError("the sign-in answer does not belong to this browser; start again")
     if not code or len(code) > 2000:
         raise SsoError("the identity provider sent no authorization code", status=400)
-    async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+    import httpx  # cycle: none; deferred: see TIMEOUT_SECONDS
+
+    async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS) as client:
         meta = await discover(settings, client)
         form = {
             "grant_type": "authorization_code",
@@ -163,6 +169,10 @@ def verify_id_token(
 ) -> Identity:
     """OIDC Core §3.1.3.7: signature, iss, aud (and azp when several audiences), exp, iat,
     nonce."""
+    from joserfc import jwt  # cycle: none; deferred: see TIMEOUT_SECONDS
+    from joserfc.errors import JoseError
+    from joserfc.jwk import KeySet
+
     issuer = settings.oidc_issuer
     try:
         keys = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
