@@ -93,8 +93,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays
-
 __all__ = [
     "MAX_CLOSED_SPAN",
     "WEEKDAYS",
@@ -279,6 +277,10 @@ def _zone(tz: str) -> ZoneInfo:
 
 @functools.lru_cache(maxsize=256)
 def _check_holidays(country: str, subdivision: str | None) -> None:
+    # cycle: none; deferred: the holidays library loads for the first calendar that names a
+    # country, not with every process (~70 ms of start-up)
+    import holidays
+
     supported = holidays.list_supported_countries()
     if not isinstance(country, str) or country not in supported:
         raise CalendarError(
@@ -299,6 +301,8 @@ def _check_holidays(country: str, subdivision: str | None) -> None:
 
 @functools.lru_cache(maxsize=4096)
 def _holidays_of_year(country: str, subdivision: str | None, year: int) -> frozenset[date]:
+    import holidays  # cycle: none; deferred: see _check_holidays
+
     return frozenset(holidays.country_holidays(country, subdiv=subdivision, years=year).keys())
 
 
