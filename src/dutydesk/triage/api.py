@@ -4,7 +4,6 @@ by what the caller may see."""
 
 from __future__ import annotations
 
-from types import ModuleType
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
@@ -71,14 +70,6 @@ async def decide(
     return await api.write(work)
 
 
-def _similar_index() -> ModuleType:
-    # cycle: none; deferred: numpy and scipy load at the first similar-incidents request,
-    # not with the web app (~0.13 s of every process start)
-    from dutydesk.triage import similar
-
-    return similar
-
-
 def _similar(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [SimilarRead.model_validate(s).model_dump(mode="json") for s in found]
 
@@ -87,7 +78,11 @@ def _similar(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
 async def similar_to_incident(number: str, api: Api, limit: Limit = 5) -> list[dict[str, Any]]:
     def work(session: Session, actor: Actor) -> list[dict[str, Any]]:
         incident = incidents.get_incident_for(session, actor, number)
-        found = _similar_index().similar_incidents(
+        # cycle: none; deferred: numpy and scipy load at the first similar-incidents
+        # request, not with the web app (~0.13 s of every process start)
+        from dutydesk.triage import similar
+
+        found = similar.similar_incidents(
             session,
             actor,
             queries.text_of(incident),
@@ -106,7 +101,9 @@ async def similar_to_text(
 ) -> list[dict[str, Any]]:
     def work(session: Session, actor: Actor) -> list[dict[str, Any]]:
         queries.require_staff_reader(actor)
-        found = _similar_index().similar_incidents(
+        from dutydesk.triage import similar  # cycle: none; deferred: as above
+
+        found = similar.similar_incidents(
             session, actor, text, limit=limit, max_age=api.settings.similar_refresh_seconds
         )
         return _similar(found)
