@@ -35,9 +35,9 @@ from dutydesk.sla.calendar import (
     Calendar,
     add_business_seconds,
     business_seconds_between,
-    calendar_from_config,
     clear_caches,
 )
+from dutydesk.sla.calendar_config import calendar_from_config
 
 Case = tuple[datetime, float]
 HOUR = 3600

@@ -9,7 +9,7 @@ import pytest
 from dutydesk.escalation import rules
 from dutydesk.escalation.rules import ClockKind, Level, Path, Step, StepSpec, Trigger
 from dutydesk.sla import policy as clocks
-from dutydesk.sla.calendar import calendar_from_config
+from dutydesk.sla.calendar_config import calendar_from_config
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 H = 3600

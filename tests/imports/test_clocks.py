@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dutydesk.imports.clocks import ImportedClock, Target, replay
-from dutydesk.sla.calendar import calendar_from_config
+from dutydesk.sla.calendar_config import calendar_from_config
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ALWAYS = calendar_from_config({"timezone": "UTC", "hours": {d: ["00:00-00:00"] for d in DAYS}})

@@ -13,8 +13,8 @@ from dutydesk.sla.calendar import (
     Calendar,
     CalendarError,
     add_business_days,
-    calendar_from_config,
 )
+from dutydesk.sla.calendar_config import calendar_from_config
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
 

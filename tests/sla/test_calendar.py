@@ -33,11 +33,10 @@ from dutydesk.sla.calendar import (
     Interval,
     add_business_seconds,
     business_seconds_between,
-    calendar_from_config,
-    calendar_to_config,
     is_business_time,
     next_business_instant,
 )
+from dutydesk.sla.calendar_config import calendar_from_config, calendar_to_config
 
 ZONES = ("Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe", "UTC")
 QUANTUM = timedelta(minutes=30)  # every offset and DST switch of ZONES in 2019-2031 is aligned

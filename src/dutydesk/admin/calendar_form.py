@@ -1,5 +1,5 @@
 """The structured calendar form ↔ the JSON config the SLA API takes (pure; the service
-validates the result with `sla.calendar.calendar_from_config`, and its messages, which start
+validates the result with `sla.calendar_config.calendar_from_config`, and its messages, which start
 with the config key they are about, are placed next to the matching field here)."""
 
 from __future__ import annotations

@@ -23,7 +23,8 @@ from dutydesk.models import (
     SlaPolicy,
     SupportGroup,
 )
-from dutydesk.sla.calendar import CalendarError, calendar_from_config
+from dutydesk.sla.calendar import CalendarError
+from dutydesk.sla.calendar_config import calendar_from_config
 from dutydesk.sla.service import DEFAULT_CALENDAR_ID, forget_cached
 
 

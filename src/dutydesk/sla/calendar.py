@@ -90,7 +90,6 @@ import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
@@ -102,11 +101,11 @@ __all__ = [
     "add_business_days",
     "add_business_seconds",
     "business_seconds_between",
-    "calendar_from_config",
-    "calendar_to_config",
+    "check_holidays",
     "clear_caches",
     "is_business_time",
     "next_business_instant",
+    "zone_info",
 ]
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -122,7 +121,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _MAX_CLOSED_US = MAX_CLOSED_SPAN // _ONE_US
 _LAST_US = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // _ONE_US  # the last representable µs
-_CONFIG_KEYS = ("timezone", "hours", "holidays", "closed_days", "open_days")
 
 
 class CalendarError(ValueError):
@@ -264,7 +262,7 @@ def _fmt_us(us: int) -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def _zone(tz: str) -> ZoneInfo:
+def zone_info(tz: str) -> ZoneInfo:
     if not isinstance(tz, str):
         raise CalendarError(f"time zone must be a string, got {tz!r}")
     try:
@@ -276,7 +274,7 @@ def _zone(tz: str) -> ZoneInfo:
 
 
 @functools.lru_cache(maxsize=256)
-def _check_holidays(country: str, subdivision: str | None) -> None:
+def check_holidays(country: str, subdivision: str | None) -> None:
     # cycle: none; deferred: the holidays library loads for the first calendar that names a
     # country, not with every process (~70 ms of start-up)
     import holidays
@@ -301,7 +299,7 @@ def _check_holidays(country: str, subdivision: str | None) -> None:
 
 @functools.lru_cache(maxsize=4096)
 def _holidays_of_year(country: str, subdivision: str | None, year: int) -> frozenset[date]:
-    import holidays  # cycle: none; deferred: see _check_holidays
+    import holidays  # cycle: none; deferred: see check_holidays
 
     return frozenset(holidays.country_holidays(country, subdiv=subdivision, years=year).keys())
 
@@ -309,7 +307,7 @@ def _holidays_of_year(country: str, subdivision: str | None, year: int) -> froze
 @functools.lru_cache(maxsize=1 << 16)
 def _offset_pieces(tz: str, day: int) -> tuple[tuple[int, int, int], ...]:
     """Constant-offset stretches of UTC day ``day``: (start µs, end µs, UTC offset µs)."""
-    zone = _zone(tz)
+    zone = zone_info(tz)
     lo = day * _DAY
     hi = lo + _DAY
     pieces: list[tuple[int, int, int]] = []
@@ -364,7 +362,7 @@ class Calendar:
     def __post_init__(self) -> None:
         if not isinstance(self.tz, str):
             raise CalendarError(f"time zone must be a string, got {self.tz!r}")
-        _zone(self.tz)
+        zone_info(self.tz)
         weekly = tuple(self.weekly)
         if len(weekly) != 7:
             raise CalendarError(f"weekly must hold 7 days (Monday first), got {len(weekly)}")
@@ -381,7 +379,7 @@ class Calendar:
                     f"holiday subdivision {self.holiday_subdivision!r} given without a country"
                 )
         else:
-            _check_holidays(self.holiday_country, self.holiday_subdivision)
+            check_holidays(self.holiday_country, self.holiday_subdivision)
 
         closed = frozenset(self.closed_days)
         for day in closed:
@@ -699,7 +697,7 @@ def add_business_days(cal: Calendar, start: datetime, days: int) -> datetime:
     _to_us(start, "start")
     if days == 0:
         return start.astimezone(UTC)
-    zone = _zone(cal.tz)
+    zone = zone_info(cal.tz)
     local = start.astimezone(zone)
     day, left = local.date(), days
     try:
@@ -717,121 +715,3 @@ def add_business_days(cal: Calendar, start: datetime, days: int) -> datetime:
         return target.astimezone(UTC)
     except OverflowError:
         raise _out_of_range("adding business days") from None
-
-
-# ----------------------------------------------------------------------------- configuration
-
-
-def _expect(value: Any, kind: type | tuple[type, ...], where: str, expected: str) -> None:
-    if not isinstance(value, kind):
-        raise CalendarError(f"{where}: expected {expected}, got {value!r}")
-
-
-def _parse_day(text: Any, where: str) -> date:
-    _expect(text, str, where, 'a date "YYYY-MM-DD"')
-    if len(text) != 10 or text[4] != "-" or text[7] != "-":
-        raise CalendarError(f'{where}: {text!r} is not a date "YYYY-MM-DD"')
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise CalendarError(f'{where}: {text!r} is not a date "YYYY-MM-DD" ({exc})') from None
-
-
-def _parse_ranges(value: Any, where: str) -> tuple[Interval, ...]:
-    if isinstance(value, str) or not isinstance(value, Sequence):
-        raise CalendarError(f'{where}: expected a list of "HH:MM-HH:MM" strings, got {value!r}')
-    found: list[Interval] = []
-    for n, text in enumerate(value):
-        try:
-            found.append(Interval.parse(text))
-        except CalendarError as exc:
-            raise CalendarError(f"{where}[{n}]: {exc}") from None
-    return tuple(found)
-
-
-def calendar_from_config(data: Mapping[str, Any]) -> Calendar:
-    """Build a calendar from the admin API's JSON shape (see :func:`calendar_to_config`).
-
-    ``timezone`` and ``hours`` are required; a weekday missing from ``hours`` has no working
-    hours; ``holidays`` (``{"country": ..., "subdivision": ...}`` or null), ``closed_days`` and
-    ``open_days`` are optional. Unknown keys are refused.
-    """
-    _expect(data, Mapping, "calendar", "an object")
-    unknown = [key for key in data if key not in _CONFIG_KEYS]
-    if unknown:
-        raise CalendarError(f"unknown key {unknown[0]!r} (allowed: {', '.join(_CONFIG_KEYS)})")
-    if "timezone" not in data:
-        raise CalendarError("timezone: missing (an IANA name such as 'Europe/Berlin')")
-    tz = data["timezone"]
-    _expect(tz, str, "timezone", "an IANA time zone name")
-    try:
-        _zone(tz)
-    except CalendarError as exc:
-        raise CalendarError(f"timezone: {exc}") from None
-
-    if "hours" not in data:
-        raise CalendarError('hours: missing (e.g. {"mon": ["08:00-17:00"], ...})')
-    hours = data["hours"]
-    _expect(hours, Mapping, "hours", "an object keyed by mon, tue, wed, thu, fri, sat, sun")
-    for key in hours:
-        if key not in WEEKDAYS:
-            raise CalendarError(f"hours: unknown weekday key {key!r} (use {', '.join(WEEKDAYS)})")
-    weekly = tuple(_parse_ranges(hours.get(name, []), f"hours.{name}") for name in WEEKDAYS)
-
-    country: str | None = None
-    subdivision: str | None = None
-    rules = data.get("holidays")
-    if rules is not None:
-        _expect(rules, Mapping, "holidays", 'null or {"country": ..., "subdivision": ...}')
-        extra = [key for key in rules if key not in ("country", "subdivision")]
-        if extra:
-            raise CalendarError(
-                f"holidays: unknown key {extra[0]!r} (allowed: country, subdivision)"
-            )
-        if "country" not in rules:
-            raise CalendarError("holidays.country: missing (e.g. 'DE')")
-        country = rules["country"]
-        _expect(country, str, "holidays.country", "a country code such as 'DE'")
-        subdivision = rules.get("subdivision")
-        if subdivision is not None:
-            _expect(subdivision, str, "holidays.subdivision", "a subdivision code or null")
-        try:
-            _check_holidays(country, subdivision)
-        except CalendarError as exc:
-            raise CalendarError(f"holidays: {exc}") from None
-
-    closed_raw = data.get("closed_days", [])
-    if isinstance(closed_raw, str) or not isinstance(closed_raw, Sequence):
-        raise CalendarError(f'closed_days: expected a list of "YYYY-MM-DD", got {closed_raw!r}')
-    closed = frozenset(_parse_day(text, f"closed_days[{n}]") for n, text in enumerate(closed_raw))
-
-    open_raw = data.get("open_days", {})
-    _expect(open_raw, Mapping, "open_days", 'an object {"YYYY-MM-DD": ["HH:MM-HH:MM", ...]}')
-    opened = tuple(
-        (_parse_day(key, "open_days"), _parse_ranges(value, f"open_days.{key}"))
-        for key, value in open_raw.items()
-    )
-
-    return Calendar(
-        tz,
-        weekly,
-        holiday_country=country,
-        holiday_subdivision=subdivision,
-        closed_days=closed,
-        open_days=opened,
-    )
-
-
-def calendar_to_config(cal: Calendar) -> dict[str, Any]:
-    """The JSON shape :func:`calendar_from_config` reads; round-trips to an equal calendar."""
-    return {
-        "timezone": cal.tz,
-        "hours": {
-            name: [str(iv) for iv in day] for name, day in zip(WEEKDAYS, cal.weekly, strict=True)
-        },
-        "holidays": None
-        if cal.holiday_country is None
-        else {"country": cal.holiday_country, "subdivision": cal.holiday_subdivision},
-        "closed_days": sorted(day.isoformat() for day in cal.closed_days),
-        "open_days": {day.isoformat(): [str(iv) for iv in ivs] for day, ivs in cal.open_days},
-    }

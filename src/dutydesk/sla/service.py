@@ -36,7 +36,8 @@ from dutydesk.models import (
     SlaPolicy,
 )
 from dutydesk.sla import policy as rules
-from dutydesk.sla.calendar import Calendar, calendar_from_config
+from dutydesk.sla.calendar import Calendar
+from dutydesk.sla.calendar_config import calendar_from_config
 
 CALENDARS = "dutydesk.sla.calendars"  # session.info caches, per transaction
 POLICIES = "dutydesk.sla.policies"
