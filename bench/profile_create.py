@@ -9,6 +9,7 @@ and one on the event loop thread (routing, validation, serialization, the hand-o
     .venv/bin/python bench/profile_create.py                      # 2,000 incident creates
     .venv/bin/python bench/profile_create.py --path events        # single generic events
     .venv/bin/python bench/profile_create.py --path events --batch 1000 --requests 20
+    .venv/bin/python bench/profile_create.py --path storm --requests 20  # bench/ingest's storm
     .venv/bin/python bench/profile_create.py --no-profile         # wall clock and CPU only
 """
 
@@ -48,6 +49,20 @@ def _incident_body(n: int) -> dict[str, Any]:
 def _event(n: int, keys: int) -> dict[str, Any]:
     key = f"key-{n % keys}"
     return {"dedup_key": key, "summary": f"{key} is failing", "severity": "error"}
+
+
+STORM_CYCLE = 40  # as bench/ingest.py: per key a trigger, 38 duplicates, then a resolve
+
+
+def _storm_event(n: int, keys: int) -> dict[str, Any]:
+    step, key = divmod(n, keys)
+    if step % STORM_CYCLE == STORM_CYCLE - 1:
+        return {"dedup_key": f"storm-{key}", "status": "resolved"}
+    return {
+        "dedup_key": f"storm-{key}",
+        "summary": f"storm-{key} is failing",
+        "severity": "warning",
+    }
 
 
 class WriterProfile:
@@ -91,6 +106,10 @@ async def drive(app: Any, args: argparse.Namespace, token: str) -> tuple[int, di
                     response = await client.post(
                         "/api/v1/incidents", json=_incident_body(n), headers=headers
                     )
+                elif args.path == "storm":
+                    first = n * args.batch
+                    events = [_storm_event(first + i, args.keys) for i in range(args.batch)]
+                    response = await client.post("/api/v1/events", json=events, headers=headers)
                 elif args.batch > 1:
                     events = [_event(n * args.batch + i, args.keys) for i in range(args.batch)]
                     response = await client.post("/api/v1/events", json=events, headers=headers)
@@ -118,7 +137,7 @@ def report(profile: cProfile.Profile | None, title: str, limit: int, sort: str) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--path", choices=["incidents", "events"], default="incidents")
+    parser.add_argument("--path", choices=["incidents", "events", "storm"], default="incidents")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--batch", type=int, default=1, help="events per request (events)")
@@ -135,15 +154,26 @@ def main() -> None:
         cwd = Path(tmp)
         url = args.database_url or f"sqlite:///{cwd / 'profile.db'}"
         token = prepare_admin(url, cwd)
-        if args.path == "events":
+        if args.path == "storm":  # in order, like bench/ingest.py's storm
+            args.concurrency, args.batch = 1, max(args.batch, 1000)
+        if args.path in ("events", "storm"):
             out = cli(["integration", "create", "profile", "--kind", "generic"], url, cwd=cwd)
             token = out.strip().splitlines()[-1].strip()
+        if args.path == "storm":  # five re-triggers per key within minutes: not flapping here
+            from sqlalchemy import create_engine, text
+
+            engine = create_engine(url)
+            with engine.begin() as conn:
+                conn.execute(text("UPDATE integration SET flap_changes = 1000"))
+            engine.dispose()
         settings = Settings(database_url=url, serve_worker=False, storage_dir=cwd / "files")
         app = create_app(settings)
         writer = WriterProfile(not args.no_profile)
         loop_profile = cProfile.Profile(time.thread_time) if args.loop_profile else None
         # warm-up: imports, caches, the first connection
         warm = argparse.Namespace(**{**vars(args), "requests": 20, "concurrency": 4})
+        if args.path == "storm":  # a whole cycle: 500 openings, duplicates, 500 resolutions
+            warm = argparse.Namespace(**{**vars(args), "requests": 20})
         asyncio.run(drive(app, warm, token))
         writer.cpu = 0.0
         if writer.profile is not None:
@@ -158,7 +188,7 @@ def main() -> None:
         cpu = time.process_time() - cpu0
         writer.restore()
         app.state.runtime.close()
-        per = args.batch if args.path == "events" else 1
+        per = args.batch if args.path != "incidents" else 1
         items = done * per
         print(
             json.dumps(

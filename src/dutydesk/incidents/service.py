@@ -38,26 +38,36 @@ TIER_RANK = {"l1": 1, "l2": 2, "l3": 3, "supplier": 4}
 
 
 _COUNTER: Table = Counter.__table__  # type: ignore[assignment]  # Core: the ORM's bulk-update path costs 10x
-# Built once (statement construction costs as much as running it); the prefix is a parameter.
+# Built once (statement construction costs as much as running it); prefix and step are parameters.
 _BUMP = (
     update(_COUNTER)
     .where(_COUNTER.c.name == bindparam("prefix"))
-    .values(value=_COUNTER.c.value + 1)
+    .values(value=_COUNTER.c.value + bindparam("n"))
     .returning(_COUNTER.c.value)
 )
 
 
 def next_number(session: Session, prefix: str = "INC", width: int = 7) -> str:
     """Unique under concurrency: the counter row is bumped with UPDATE … RETURNING."""
-    value = session.connection().execute(_BUMP, {"prefix": prefix}).scalar()
+    return reserve_numbers(session, 1, prefix, width)[0]
+
+
+def reserve_numbers(session: Session, n: int, prefix: str = "INC", width: int = 7) -> list[str]:
+    """The next `n` numbers, consecutive, with one bump of the counter row. The bump holds
+    the row's lock until the transaction ends and a rollback undoes it, so numbers stay
+    gapless only if every number reserved is used in the same (sub)transaction."""
+    if n < 1:
+        return []
+    params = {"prefix": prefix, "n": n}
+    value = session.connection().execute(_BUMP, params).scalar()
     if value is None:
         try:
             with session.begin_nested():
                 session.execute(insert(_COUNTER).values(name=prefix, value=0))
         except IntegrityError:
             pass  # another transaction created it first
-        value = session.connection().execute(_BUMP, {"prefix": prefix}).scalar_one()
-    return f"{prefix}{value:0{width}d}"
+        value = session.connection().execute(_BUMP, params).scalar_one()
+    return [f"{prefix}{v:0{width}d}" for v in range(value - n + 1, value + 1)]
 
 
 def etag(incident: Incident) -> str:
@@ -181,9 +191,15 @@ def resolve_assignment(
 
 
 def open_incident(
-    session: Session, actor: Actor, data: IncidentCreate, *, settings: Settings
+    session: Session,
+    actor: Actor,
+    data: IncidentCreate,
+    *,
+    settings: Settings,
+    number: str | None = None,
 ) -> Incident:
-    """ITIL logging: checklist, priority, number, first history events (LOG-1)."""
+    """ITIL logging: checklist, priority, number, first history events (LOG-1). `number`:
+    one the caller reserved (`reserve_numbers`) for a batch it opens in one go."""
     require_write_scope(actor)
     values = data.model_dump(exclude_unset=True)
     if actor.role == Role.requester:
@@ -229,7 +245,7 @@ def open_incident(
     urgency = values.get("urgency") or matrix.levels
     _check_levels(matrix.levels, impact, urgency)
     incident = changes.new_incident(
-        next_number(session),
+        number or next_number(session),
         short_description=values["short_description"],
         description=values.get("description", ""),
         channel=str(values["channel"]),

@@ -29,6 +29,7 @@ from dutydesk.models import (
     MaintenanceWindow,
     Service,
 )
+from dutydesk.sla import service as sla
 
 log = logging.getLogger("dutydesk.intake")
 OPEN_STATES = tuple(sorted(OPEN))
@@ -46,39 +47,59 @@ def integration_actor(integration: Integration) -> Actor:
     )
 
 
-_QUIET = select(  # the incident's alerts: all of them, and those open or flapping
-    func.count(),
-    func.coalesce(
+_QUIET = (  # per incident: its alerts still open or flapping
+    select(
+        Alert.incident_id,
         func.sum(case((or_(Alert.open_key.is_not(None), Alert.flapping.is_(True)), 1), else_=0)),
-        0,
-    ),
-).where(Alert.incident_id == bindparam("incident"))
+        func.count(),
+    )
+    .where(Alert.incident_id.in_(bindparam("incidents", expanding=True)))
+    .group_by(Alert.incident_id)
+)
+CHUNK = 500  # incidents per IN list
 
 
 def resolve_if_quiet(
     session: Session, settings: Settings, integration: Integration, incident: Incident
 ) -> bool:
     """Resolve an open incident once none of its alerts is open or flapping (ALR-AR)."""
-    if incident.state not in OPEN:
-        return False
+    return bool(resolve_quiet(session, settings, integration, [incident]))
+
+
+def resolve_quiet(
+    session: Session, settings: Settings, integration: Integration, candidates: list[Incident]
+) -> list[Incident]:
+    """`resolve_if_quiet` for many incidents: one query for their alerts, their clocks read
+    together, then each quiet one resolved in the order given. Returns those resolved."""
+    still_open = [i for i in dict.fromkeys(candidates) if i.state in OPEN]
+    if not still_open:
+        return []
     session.flush()
-    total, still = session.execute(_QUIET, {"incident": incident.id}).one()
-    if still:
-        return False
-    actions.perform_action(
-        session,
-        integration_actor(integration),
-        incident,
-        "resolve",
-        ActionRequest(
-            resolution_code="auto_resolved",
-            resolution_notes=f"All {total} alert(s) of this incident resolved at the source.",
-            is_workaround=False,
-            reason="ALR-AR: every alert resolved",
-        ),
-        settings=settings,
-    )
-    return True
+    counts: dict[int, tuple[int, int]] = {}
+    ids = [i.id for i in still_open]
+    for start in range(0, len(ids), CHUNK):
+        rows = session.execute(_QUIET, {"incidents": ids[start : start + CHUNK]}).all()
+        counts.update((incident_id, (still, total)) for incident_id, still, total in rows)
+    quiet = [i for i in still_open if counts.get(i.id, (0, 0))[0] == 0]
+    actor = integration_actor(integration)
+    with sla.clocks_read_ahead(session, quiet):
+        for incident in quiet:
+            total = counts.get(incident.id, (0, 0))[1]
+            notes = f"All {total} alert(s) of this incident resolved at the source."
+            actions.perform_action(
+                session,
+                actor,
+                incident,
+                "resolve",
+                ActionRequest(
+                    resolution_code="auto_resolved",
+                    resolution_notes=notes,
+                    is_workaround=False,
+                    reason="ALR-AR: every alert resolved",
+                ),
+                settings=settings,
+            )
+    return quiet
 
 
 def open_for_alert(
@@ -89,11 +110,71 @@ def open_for_alert(
     service: Service | None,
     ci: ConfigurationItem | None,
 ) -> Incident | None:
+    """Open the alert's incident (ALR-1); None when it cannot be logged (the alert stays)."""
+    actor = integration_actor(integration)
+    try:
+        with session.begin_nested():
+            incident = incidents.open_incident(
+                session, actor, _incident_data(integration, alert, service, ci), settings=settings
+            )
+            session.flush()
+            _attach_opened(session, actor, alert, incident)
+    except DomainError as exc:  # e.g. a logging checklist the alert cannot satisfy
+        log.warning(
+            "intake: alert %s of %s kept without an incident: %s",
+            alert.dedup_key,
+            integration.name,
+            exc.detail,
+        )
+        return None
+    return incident
+
+
+Opening = tuple[Alert, Service | None, ConfigurationItem | None]
+
+
+def open_for_alerts(
+    session: Session, settings: Settings, integration: Integration, openings: list[Opening]
+) -> list[Incident | None]:
+    """`open_for_alert` for many alerts, in order: their numbers reserved with one bump of
+    the counter, the incidents written by one flush. If one of them cannot be logged, the
+    whole group is rolled back and each alert is opened on its own instead, so the outcome
+    is the same as opening them one by one."""
+    if len(openings) < 2:
+        return [open_for_alert(session, settings, integration, *o) for o in openings]
+    actor = integration_actor(integration)
+    try:
+        with session.begin_nested():
+            numbers = incidents.reserve_numbers(session, len(openings))
+            opened = [
+                incidents.open_incident(
+                    session,
+                    actor,
+                    _incident_data(integration, alert, service, ci),
+                    settings=settings,
+                    number=number,
+                )
+                for (alert, service, ci), number in zip(openings, numbers, strict=True)
+            ]
+            session.flush()
+            for (alert, _service, _ci), incident in zip(openings, opened, strict=True):
+                _attach_opened(session, actor, alert, incident)
+    except DomainError:
+        return [open_for_alert(session, settings, integration, *o) for o in openings]
+    return list(opened)
+
+
+def _incident_data(
+    integration: Integration,
+    alert: Alert,
+    service: Service | None,
+    ci: ConfigurationItem | None,
+) -> IncidentCreate:
     impact, urgency = levels(integration, alert.severity)
     ci_id = ci.id if ci is not None else None
     if ci is not None and service is not None and ci.service_id not in (None, service.id):
         ci_id = None  # the CI belongs elsewhere: keep it on the alert, not on the incident
-    data = IncidentCreate(
+    return IncidentCreate(
         short_description=clip(alert.summary.strip() or alert.dedup_key, 200),
         description=description(alert),
         channel=Channel.monitoring,
@@ -106,31 +187,20 @@ def open_for_alert(
         # A flapping key opens its incident without notifying anybody.
         assignment_group_id=None if alert.flapping else integration.assignment_group_id,
     )
-    actor = integration_actor(integration)
-    try:
-        with session.begin_nested():
-            incident = incidents.open_incident(session, actor, data, settings=settings)
-            session.flush()
-            alert.incident_id = incident.id
-            history.record(
-                session,
-                incident,
-                actor,
-                "alert_attached",
-                field=f"alert.{alert.id}",
-                new=alert_view(alert),
-                reason="opened by the alert",
-                rule_id="ALR-1",
-            )
-    except DomainError as exc:  # e.g. a logging checklist the alert cannot satisfy
-        log.warning(
-            "intake: alert %s of %s kept without an incident: %s",
-            alert.dedup_key,
-            integration.name,
-            exc.detail,
-        )
-        return None
-    return incident
+
+
+def _attach_opened(session: Session, actor: Actor, alert: Alert, incident: Incident) -> None:
+    alert.incident_id = incident.id
+    history.record(
+        session,
+        incident,
+        actor,
+        "alert_attached",
+        field=f"alert.{alert.id}",
+        new=alert_view(alert),
+        reason="opened by the alert",
+        rule_id="ALR-1",
+    )
 
 
 def levels(integration: Integration, severity: str) -> tuple[int, int]:

@@ -105,10 +105,21 @@ class _Open:
 
 
 @dataclass
+class _Opening:
+    """An incident to open for a new alert, put off until something needs it."""
+
+    index: int  # of the alert's result in the call's results
+    alert: Alert
+    service: Service | None
+    ci: ConfigurationItem | None
+
+
+@dataclass
 class _Batch:
     """What one call of ingest_many reads once: open alerts by key, the latest alert of keys
-    that open a new one, incidents of alerts that resolve, catalog names, numbers; and the
-    occurrences counted, by alert id, written at the end."""
+    that open a new one, incidents of alerts that resolve, catalog names, numbers; the
+    occurrences counted, by alert id, written at the end; and the incident work put off so
+    that it is done for many alerts at once (see `_settle_before`)."""
 
     alerts: dict[str, Alert | _Open | None] = field(default_factory=dict)
     latest: dict[str, Alert | None] = field(default_factory=dict)
@@ -117,6 +128,10 @@ class _Batch:
     cis: dict[str, ConfigurationItem | None] = field(default_factory=dict)
     numbers: dict[int, str] = field(default_factory=dict)
     seen: dict[int, int] = field(default_factory=dict)  # alert id → occurrences to add
+    results: list[Ingested] = field(default_factory=list)
+    opening: list[_Opening] = field(default_factory=list)
+    opening_keys: set[str] = field(default_factory=set)
+    resolving: list[Incident] = field(default_factory=list)  # to resolve if quiet (ALR-AR)
 
 
 def ingest(
@@ -157,20 +172,88 @@ def _ingest(
     batch = _Batch(numbers=session.info.setdefault(NUMBERS, {}))
     known: dict[tuple[int, str], Alert | _Open] = session.info.setdefault(OPEN_ALERTS, {})
     _read(session, integration, signals, batch, known)
-    results = [_one(session, settings, integration, s, now, batch) for s in signals]
+    for signal in signals:
+        _settle_before(session, settings, integration, signal, batch)
+        batch.results.append(_one(session, settings, integration, signal, now, batch))
     heartbeat = any(s.dedup_key == HEARTBEAT_KEY for s in signals)
     if heard and _heard(integration, now) and not heartbeat:
         back = Signal(HEARTBEAT_KEY, EventAction.resolve, source="dutydesk")
         if HEARTBEAT_KEY not in batch.alerts:
             batch.alerts[HEARTBEAT_KEY] = _open_alert(session, integration, HEARTBEAT_KEY)
+        _settle_before(session, settings, integration, back, batch)
         _one(session, settings, integration, back, now, batch)
+    _open_pending(session, settings, integration, batch)
+    _resolve_pending(session, settings, integration, batch)
     for key, met in batch.alerts.items():
         if met is not None and met.open_key == key:
             known[(integration.id, key)] = met
         else:
             known.pop((integration.id, key), None)
     _write_seen(session, batch, now)
-    return results
+    return batch.results
+
+
+def _settle_before(
+    session: Session, settings: Settings, integration: Integration, signal: Signal, batch: _Batch
+) -> None:
+    """Do the incident work put off so far before a signal that could see it undone, so a
+    call has the outcome it would have if each alert's incident were opened, and each
+    incident resolved, at once. Openings are put off until a signal of the same key (it
+    reports or changes that incident) or a new alert that could be correlated onto one of
+    them; the auto-resolve checks until a new alert (correlation and flapping look at
+    which incidents are open). When both wait, the openings are the older: a new alert
+    settles the checks before its opening is put off."""
+    new_alert = signal.action == EventAction.trigger and batch.alerts.get(signal.dedup_key) is None
+    if batch.resolving and new_alert:
+        _open_pending(session, settings, integration, batch)
+        _resolve_pending(session, settings, integration, batch)
+        return
+    if not batch.opening:
+        return
+    if signal.dedup_key in batch.opening_keys or (
+        new_alert and _may_correlate(integration, signal, batch.opening)
+    ):
+        _open_pending(session, settings, integration, batch)
+
+
+def _may_correlate(integration: Integration, signal: Signal, opening: list[_Opening]) -> bool:
+    """Whether a new alert of `signal` might be correlated onto an incident put off: both
+    need a service or CI (`alert_incidents.correlated`)."""
+    if integration.correlation_seconds <= 0:
+        return False
+    if not (signal.service or signal.ci or integration.service_id):
+        return False
+    return any(
+        o.alert.service_id or o.alert.ci_id or o.alert.service_name or o.alert.ci_name
+        for o in opening
+    )
+
+
+def _open_pending(
+    session: Session, settings: Settings, integration: Integration, batch: _Batch
+) -> None:
+    if not batch.opening:
+        return
+    opening, batch.opening = batch.opening, []
+    batch.opening_keys.clear()
+    opened = alert_incidents.open_for_alerts(
+        session, settings, integration, [(o.alert, o.service, o.ci) for o in opening]
+    )
+    for item, incident in zip(opening, opened, strict=True):
+        if incident is not None:
+            batch.numbers[incident.id] = incident.number
+            done = batch.results[item.index]
+            batch.results[item.index] = Ingested(
+                done.outcome, done.dedup_key, done.alert_id, incident.number
+            )
+
+
+def _resolve_pending(
+    session: Session, settings: Settings, integration: Integration, batch: _Batch
+) -> None:
+    if batch.resolving:
+        resolving, batch.resolving = batch.resolving, []
+        alert_incidents.resolve_quiet(session, settings, integration, resolving)
 
 
 def _read(
@@ -427,11 +510,10 @@ def _trigger(
         )
         batch.numbers[target.id] = target.number
         return Ingested(Outcome.correlated, key, alert.id, target.number)
-    incident = alert_incidents.open_for_alert(session, settings, integration, alert, service, ci)
-    if incident is None:
-        return Ingested(Outcome.created, key, alert.id)
-    batch.numbers[incident.id] = incident.number
-    return Ingested(Outcome.created, key, alert.id, incident.number)
+    # put off (`_settle_before`); its result gets the incident's number then
+    batch.opening.append(_Opening(len(batch.results), alert, service, ci))
+    batch.opening_keys.add(key)
+    return Ingested(Outcome.created, key, alert.id)
 
 
 def _resolve(
@@ -465,7 +547,7 @@ def _resolve(
         rule_id="ALR-R",
     )
     if integration.auto_resolve and not alert.flapping:
-        alert_incidents.resolve_if_quiet(session, settings, integration, incident)
+        batch.resolving.append(incident)  # checked later, with the call's others
     return Ingested(Outcome.resolved, key, alert.id, incident.number)
 
 

@@ -11,6 +11,8 @@ incident, the clocks end up where the rules say.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -50,6 +52,9 @@ FRESH = transaction_scoped("dutydesk.sla.fresh")
 STARTED = transaction_scoped("dutydesk.sla.started")
 # id() of the started clocks already written (the objects are held by FRESH meanwhile).
 WRITTEN = transaction_scoped("dutydesk.sla.written")
+# Incident id -> its clock rows, read together for a batch (`read_clocks`); each list is
+# handed out once, to the next `clocks_of` of that incident, and is not kept after that.
+READ_AHEAD = transaction_scoped("dutydesk.sla.read_ahead")
 _CLOCKS: Table = SlaClock.__table__  # type: ignore[assignment]
 _COLUMNS = tuple(c.name for c in _CLOCKS.columns if c.name != "id")
 _INSERT_CLOCKS = insert(_CLOCKS)  # built once
@@ -125,11 +130,44 @@ def clocks_of(session: Session, incident: Incident) -> list[SlaClock]:
         return list(fresh[incident])
     if incident.id is None:
         return []
+    ahead: dict[int, list[SlaClock]] | None = session.info.get(READ_AHEAD)
+    if ahead is not None and incident.id in ahead:
+        return ahead.pop(incident.id)
     return list(
         session.scalars(
             select(SlaClock).where(SlaClock.incident_id == incident.id).order_by(SlaClock.id)
         )
     )
+
+
+@contextmanager
+def clocks_read_ahead(session: Session, incidents: list[Incident]) -> Iterator[None]:
+    """Inside: the clocks of these incidents (not logged in this transaction) were read with
+    one query per 500, each list served once to the next `clocks_of` of its incident (a
+    batch about to sync them). What is left unused is forgotten at the end."""
+    fresh = session.info.get(FRESH, {})
+    ids = sorted({i.id for i in incidents if i.id is not None and i not in fresh})
+    if len(ids) < 2:
+        yield
+        return
+    ahead: dict[int, list[SlaClock]] = session.info.setdefault(READ_AHEAD, {})
+    try:
+        _read_ahead(session, ids, ahead)
+        yield
+    finally:
+        session.info.pop(READ_AHEAD, None)
+
+
+def _read_ahead(session: Session, ids: list[int], ahead: dict[int, list[SlaClock]]) -> None:
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for incident_id in chunk:
+            ahead[incident_id] = []
+        rows = session.scalars(
+            select(SlaClock).where(SlaClock.incident_id.in_(chunk)).order_by(SlaClock.id)
+        )
+        for row in rows:
+            ahead[row.incident_id].append(row)
 
 
 @lru_cache(maxsize=256)
