@@ -19,6 +19,7 @@ from dutydesk.config import Settings
 from dutydesk.db import Database
 from dutydesk.incidents import history
 from dutydesk.incidents import service as incidents
+from dutydesk.intake import service
 from dutydesk.intake.signals import Signal
 from dutydesk.kernel import clock
 from dutydesk.models import Alert, Counter, Incident, Notification, SlaClock
@@ -167,3 +168,34 @@ def test_a_group_that_cannot_be_logged_falls_back_to_one_by_one(
     assert int(second[3:]) == int(first[3:]) + 1
     with db.unit_of_work(write=False) as s:
         assert s.scalar(select(Alert.incident_id).where(Alert.dedup_key == "bad")) is None
+
+
+def test_a_key_another_process_opened_meanwhile_is_a_duplicate(
+    db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New alerts are written together; if another process opened one of the keys after
+    this call read the open alerts, the unique open key stops the INSERT and the call runs
+    again carefully: the event is counted on the other alert, and the rest of the call is
+    done once."""
+    iid, _ = make_integration(db)
+    first = send(db, settings, iid, fire("k"))[0]
+    real_read = service._read
+    calls = []
+
+    def stale_read(session: Any, integration: Any, signals: Any, batch: Any, known: Any) -> None:
+        real_read(session, integration, signals, batch, known)
+        if not calls:  # the first read ran before the other process committed "k"
+            batch.alerts.pop("k", None)
+            batch.latest["k"] = None
+            known.clear()
+        calls.append(1)
+
+    monkeypatch.setattr(service, "_read", stale_read)
+    got = send(db, settings, iid, fire("new"), fire("k"), fire("new"))
+    assert len(calls) == 2
+    assert [r.outcome for r in got] == ["created", "deduplicated", "deduplicated"]
+    assert got[1].alert_id == first.alert_id and got[1].incident_number == first.incident_number
+    with db.unit_of_work(write=False) as s:
+        rows = s.execute(select(Alert.dedup_key, Alert.occurrences).order_by(Alert.id)).all()
+        assert [tuple(r) for r in rows] == [("k", 2), ("new", 2)]
+        assert s.scalar(select(Counter.value).where(Counter.name == "INC")) == 2

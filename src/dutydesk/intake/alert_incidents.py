@@ -117,8 +117,9 @@ def open_for_alert(
             incident = incidents.open_incident(
                 session, actor, _incident_data(integration, alert, service, ci), settings=settings
             )
+            _record_opened(session, actor, alert, incident)
             session.flush()
-            _attach_opened(session, actor, alert, incident)
+            alert.incident_id = incident.id
     except DomainError as exc:  # e.g. a logging checklist the alert cannot satisfy
         log.warning(
             "intake: alert %s of %s kept without an incident: %s",
@@ -146,19 +147,20 @@ def open_for_alerts(
     try:
         with session.begin_nested():
             numbers = incidents.reserve_numbers(session, len(openings))
-            opened = [
-                incidents.open_incident(
+            opened = []
+            for (alert, service, ci), number in zip(openings, numbers, strict=True):
+                incident = incidents.open_incident(
                     session,
                     actor,
                     _incident_data(integration, alert, service, ci),
                     settings=settings,
                     number=number,
                 )
-                for (alert, service, ci), number in zip(openings, numbers, strict=True)
-            ]
+                _record_opened(session, actor, alert, incident)
+                opened.append(incident)
             session.flush()
             for (alert, _service, _ci), incident in zip(openings, opened, strict=True):
-                _attach_opened(session, actor, alert, incident)
+                alert.incident_id = incident.id
     except DomainError:
         return [open_for_alert(session, settings, integration, *o) for o in openings]
     return list(opened)
@@ -189,8 +191,9 @@ def _incident_data(
     )
 
 
-def _attach_opened(session: Session, actor: Actor, alert: Alert, incident: Incident) -> None:
-    alert.incident_id = incident.id
+def _record_opened(session: Session, actor: Actor, alert: Alert, incident: Incident) -> None:
+    """ALR-1, recorded before the incident's first flush: its INSERT carries the history
+    head, instead of an UPDATE right after it."""
     history.record(
         session,
         incident,

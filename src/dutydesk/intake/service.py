@@ -132,6 +132,8 @@ class _Batch:
     opening: list[_Opening] = field(default_factory=list)
     opening_keys: set[str] = field(default_factory=set)
     resolving: list[Incident] = field(default_factory=list)  # to resolve if quiet (ALR-AR)
+    new: list[Alert] = field(default_factory=list)  # alerts added, not flushed yet
+    careful: bool = False  # flush each new alert on its own (a call run again after a race)
 
 
 def ingest(
@@ -155,10 +157,41 @@ def ingest_many(
     if own:  # a lone call holds what it loads, as a group-commit batch does (kernel)
         session.info[PINNED] = []
     try:
-        return _ingest(session, settings, integration, signals, heard)
+        return _ingest_once(session, settings, integration, signals, heard)
     finally:
         if own:
             session.info.pop(PINNED, None)
+
+
+def _ingest_once(
+    session: Session,
+    settings: Settings,
+    integration: Integration,
+    signals: list[Signal],
+    heard: bool,
+) -> list[Ingested]:
+    """A call that opens alerts writes them together, inside a savepoint of its own: if
+    another process opened one of the keys a moment ago (PostgreSQL; the unique open key
+    says so at the flush), the call is rolled back and run again carefully, each new alert
+    flushed on its own, so it finds that alert and counts the event as a duplicate."""
+    now = clock.now()
+    batch = _Batch(numbers=session.info.setdefault(NUMBERS, {}))
+    known: dict[tuple[int, str], Alert | _Open] = session.info.setdefault(OPEN_ALERTS, {})
+    _read(session, integration, signals, batch, known)
+    changing = {s.dedup_key for s in signals if s.action != EventAction.trigger}
+    reopening = any(s.action == EventAction.trigger and s.dedup_key in changing for s in signals)
+    if not (batch.latest or reopening):  # no key opens an alert: nothing can race
+        return _ingest(session, settings, integration, signals, heard, now, batch, known)
+    try:
+        with session.begin_nested():
+            return _ingest(session, settings, integration, signals, heard, now, batch, known)
+    except IntegrityError:
+        log.info("intake: %s opened an alert of this call meanwhile: again", integration.name)
+    batch = _Batch(numbers=session.info.setdefault(NUMBERS, {}), careful=True)
+    known = session.info.setdefault(OPEN_ALERTS, {})
+    known.clear()
+    _read(session, integration, signals, batch, known)
+    return _ingest(session, settings, integration, signals, heard, now, batch, known)
 
 
 def _ingest(
@@ -167,11 +200,10 @@ def _ingest(
     integration: Integration,
     signals: list[Signal],
     heard: bool,
+    now: datetime,
+    batch: _Batch,
+    known: dict[tuple[int, str], Alert | _Open],
 ) -> list[Ingested]:
-    now = clock.now()
-    batch = _Batch(numbers=session.info.setdefault(NUMBERS, {}))
-    known: dict[tuple[int, str], Alert | _Open] = session.info.setdefault(OPEN_ALERTS, {})
-    _read(session, integration, signals, batch, known)
     for signal in signals:
         _settle_before(session, settings, integration, signal, batch)
         batch.results.append(_one(session, settings, integration, signal, now, batch))
@@ -184,6 +216,7 @@ def _ingest(
         _one(session, settings, integration, back, now, batch)
     _open_pending(session, settings, integration, batch)
     _resolve_pending(session, settings, integration, batch)
+    _flush_new(session, batch)
     for key, met in batch.alerts.items():
         if met is not None and met.open_key == key:
             known[(integration.id, key)] = met
@@ -236,16 +269,23 @@ def _open_pending(
         return
     opening, batch.opening = batch.opening, []
     batch.opening_keys.clear()
+    _flush_new(session, batch)
     opened = alert_incidents.open_for_alerts(
         session, settings, integration, [(o.alert, o.service, o.ci) for o in opening]
     )
     for item, incident in zip(opening, opened, strict=True):
+        number = None
         if incident is not None:
-            batch.numbers[incident.id] = incident.number
-            done = batch.results[item.index]
-            batch.results[item.index] = Ingested(
-                done.outcome, done.dedup_key, done.alert_id, incident.number
-            )
+            batch.numbers[incident.id] = number = incident.number
+        done = batch.results[item.index]
+        batch.results[item.index] = Ingested(done.outcome, done.dedup_key, item.alert.id, number)
+
+
+def _flush_new(session: Session, batch: _Batch) -> None:
+    """Write the alerts added since the last flush (one INSERT for them all): they get ids."""
+    if batch.new:
+        session.flush()
+        batch.new.clear()
 
 
 def _resolve_pending(
@@ -471,23 +511,31 @@ def _trigger(
         state_changes=changes,
         flapping=len(changes) > integration.flap_changes,
     )
-    try:
-        with session.begin_nested():
-            session.add(alert)
-            session.flush()
-    except IntegrityError:  # another process opened this key a moment ago: the same alert
-        existing = _open_alert(session, integration, key)
-        if existing is None:
-            raise
-        _count(batch, existing.id)
-        batch.alerts[key] = existing
-        return Ingested(
-            Outcome.deduplicated, key, existing.id, _number(session, existing.incident_id, batch)
-        )
+    if batch.careful:
+        try:
+            with session.begin_nested():
+                session.add(alert)
+                session.flush()
+        except IntegrityError:  # another process opened this key a moment ago: the same alert
+            existing = _open_alert(session, integration, key)
+            if existing is None:
+                raise
+            _count(batch, existing.id)
+            batch.alerts[key] = existing
+            return Ingested(
+                Outcome.deduplicated,
+                key,
+                existing.id,
+                _number(session, existing.incident_id, batch),
+            )
+    else:  # written with the call's other new alerts (`_flush_new`); a race: `_ingest_once`
+        session.add(alert)
+        batch.new.append(alert)
     batch.alerts[key] = alert
     batch.latest[key] = alert
     window = alert_incidents.maintenance_window(session, integration, alert, now)
     if window is not None:
+        _flush_new(session, batch)
         alert.suppressed_by_id = window.id
         return Ingested(Outcome.suppressed, key, alert.id)
     actor = alert_incidents.integration_actor(integration)
@@ -495,8 +543,11 @@ def _trigger(
     if alert.flapping and previous is not None:
         target = _incident(session, previous.incident_id, batch, open_only=True)
     if target is None:
+        if alert.service_id or alert.ci_id or alert.service_name or alert.ci_name:
+            _flush_new(session, batch)  # correlation leaves the alert itself out by its id
         target = alert_incidents.correlated(session, integration, alert, now)
     if target is not None:
+        _flush_new(session, batch)
         alert.incident_id = target.id
         history.record(
             session,
