@@ -29,6 +29,7 @@ from dutydesk.incidents.web_workspace import router as workspace_web
 from dutydesk.intake.api import router as intake_router
 from dutydesk.intake.mail.api import router as mail_router
 from dutydesk.kernel.problems import RequestLimits, install_error_handlers
+from dutydesk.kernel.route_index import RouteIndex
 from dutydesk.notify.api import router as notify_router
 from dutydesk.notify.web import router as notify_web
 from dutydesk.people.api import router as people_router
@@ -136,4 +137,6 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             return JSONResponse({"status": "unavailable", "database": str(type(exc).__name__)}, 503)
         return JSONResponse({"status": "ok", "version": __version__, "worker": health(database)})
 
+    # First, once every route is in: requests skip the routers that cannot serve their path.
+    app.router.routes.insert(0, RouteIndex(app.router.routes))
     return app
