@@ -199,3 +199,71 @@ def test_a_database_error_in_a_job_reruns_the_batch_alone(fresh_db: Database) ->
     gc.close()
     assert results == ["Steady", "Flaky"]
     assert _customers(fresh_db) == {"Steady", "Flaky"}  # Steady once, though its batch rolled back
+
+
+# ----------------------------------------------------------------- merged jobs
+
+CALLS: list[list[str]] = []
+
+
+def _add_many(session: Session, names: list[str]) -> list[str]:
+    """Merged jobs: customers added in one call; a name starting with "!" is refused."""
+    CALLS.append(list(names))
+    for name in names:
+        if name.startswith("!"):
+            raise InvalidInput(f"{name} is refused")
+        people.create_customer(session, system_actor(), name=name)
+    session.flush()
+    return [name.upper() for name in names]
+
+
+async def _gather_merged(gc: GroupCommit, jobs: list[tuple[str, str] | str]) -> list[Any]:
+    """Queue merged jobs (key, name) and plain ones (a name) behind a held writer."""
+    gate = threading.Event()
+
+    def hold(_session: Session) -> None:
+        gate.wait(timeout=10)
+
+    first = asyncio.ensure_future(gc.run(hold))
+    await asyncio.sleep(0.05)
+    rest = [
+        asyncio.ensure_future(gc.run_merged(job[0], job[1], _add_many))
+        if isinstance(job, tuple)
+        else asyncio.ensure_future(gc.run(_add_customer(job)))
+        for job in jobs
+    ]
+    await asyncio.sleep(0)
+    gate.set()
+    await first
+    return list(await asyncio.gather(*rest, return_exceptions=True))
+
+
+def test_neighbouring_merged_jobs_run_in_one_call(fresh_db: Database) -> None:
+    CALLS.clear()
+    gc = GroupCommit(fresh_db)
+    jobs: list[tuple[str, str] | str] = [
+        ("k", "a"),
+        ("k", "b"),
+        ("k", "c"),
+        "plain",
+        ("k", "d"),
+        ("other", "e"),
+        ("k", "f"),
+    ]
+    results = asyncio.run(_gather_merged(gc, jobs))
+    gc.close()
+    assert results == ["A", "B", "C", "plain", "D", "E", "F"]
+    # runs of the same key in queue order; a plain job or another key ends a run
+    assert CALLS == [["a", "b", "c"], ["d"], ["e"], ["f"]]
+    assert _customers(fresh_db) == {"a", "b", "c", "plain", "d", "e", "f"}
+
+
+def test_a_failing_merged_call_runs_its_jobs_alone(fresh_db: Database) -> None:
+    CALLS.clear()
+    gc = GroupCommit(fresh_db)
+    results = asyncio.run(_gather_merged(gc, [("k", "a"), ("k", "!bad"), ("k", "c")]))
+    gc.close()
+    assert results[0] == "A" and results[2] == "C"
+    assert isinstance(results[1], InvalidInput)
+    assert CALLS == [["a", "!bad", "c"], ["a"], ["!bad"], ["c"]]
+    assert _customers(fresh_db) == {"a", "c"}  # nothing of the failed call was kept twice

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Annotated, TypeVar
@@ -25,6 +25,7 @@ from dutydesk.people import service as people_service
 from dutydesk.people.secrets import hash_token
 
 T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741  # an item of merged writes
 ACTORS = "dutydesk.actors"  # session.info key: actors authenticated in this transaction
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 
@@ -112,6 +113,13 @@ class ApiContext:
 
     async def anonymous_write(self, fn: Callable[[Session], T]) -> T:
         return await self.runtime.writes().run(fn)
+
+    async def merged_write(
+        self, key: Hashable, item: I, many: Callable[[Session, list[I]], list[T]]
+    ) -> T:
+        """An anonymous write that may run in one call with its queued neighbours of the same
+        key (`GroupCommit.run_merged`)."""
+        return await self.runtime.writes().run_merged(key, item, many)
 
 
 # What an actor is made of: a change to any of these rows in a transaction forgets the actors

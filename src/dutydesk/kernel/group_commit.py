@@ -23,6 +23,15 @@ Isolation between jobs of a batch:
 
 A job sees the writes of the jobs before it in its batch, as it would if they had
 committed just before it started: the batch is equivalent to running the jobs serially.
+
+Merged jobs (:meth:`GroupCommit.run_merged`): a job may carry a key and an item, with a
+function that runs many items at once. Jobs with the same key that follow one another in a
+batch run as one call of that function on their items, in one savepoint, when it is cheaper
+to do them together than one by one (a monitoring event per request: one read of the open
+alerts and one write of the counts for them all). The function must do for a list of items
+what running them one after another would do, and answer per item. If it raises, its
+savepoint is rolled back and each of those jobs runs on its own as usual, so a bad item
+gets its own error and the others their results.
 """
 
 from __future__ import annotations
@@ -31,7 +40,7 @@ import asyncio
 import contextlib
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -42,6 +51,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from dutydesk.db import Database
 
 T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741  # an item of merged jobs
 _STOP = object()
 # session.info key: every row loaded in a batch's session, held until the batch ends. The
 # identity map is weak, so without this each job would load the same caller, group,
@@ -74,12 +84,20 @@ def _unpin_on_bulk_write(state: ORMExecuteState) -> None:
         pinned.clear()
 
 
+@dataclass(frozen=True)
+class _Merge:
+    key: Hashable
+    item: Any
+    many: Callable[[Session, list[Any]], list[Any]]
+
+
 @dataclass
 class _Job(Generic[T]):
     fn: Callable[[Session], T]
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[T]
     outcome: tuple[bool, Any] = field(default=(False, None))
+    merge: _Merge | None = None  # how it may run together with its neighbours
 
     def deliver(self) -> None:
         ok, value = self.outcome
@@ -120,6 +138,22 @@ class GroupCommit:
         job: _Job[T] = _Job(fn, loop, loop.create_future())
         self._queue.put(job)
         self._start()  # after the put: see _idle_exit
+        return await job.future
+
+    async def run_merged(
+        self, key: Hashable, item: I, many: Callable[[Session, list[I]], list[T]]
+    ) -> T:
+        """Like :meth:`run` for ``many(session, [item])[0]``; next to queued jobs of the same
+        key, the items run in one call of ``many`` (see the module's docstring)."""
+        loop = asyncio.get_running_loop()
+        job: _Job[T] = _Job(
+            lambda session: _one_result(many(session, [item])),
+            loop,
+            loop.create_future(),
+            merge=_Merge(key, item, many),
+        )
+        self._queue.put(job)
+        self._start()
         return await job.future
 
     def _start(self) -> None:
@@ -184,16 +218,11 @@ class GroupCommit:
             try:
                 with self.db.write_sessions() as session:
                     session.info[PINNED] = []
-                    for job in batch:
-                        savepoint = session.begin_nested()
-                        try:
-                            job.outcome = (True, job.fn(session))
-                            savepoint.commit()
-                        except Exception as exc:
-                            savepoint.rollback()
-                            if _database_trouble(exc):
-                                raise  # a deadlock, a lost connection: not this job's fault
-                            job.outcome = (False, exc)
+                    for run in _runs(batch):
+                        if len(run) > 1 and self._run_merged(session, run):
+                            continue
+                        for job in run:
+                            self._run_in_savepoint(session, job)
                     session.commit()
             except Exception:
                 for job in batch:  # nothing was answered yet: run each job on its own
@@ -201,6 +230,38 @@ class GroupCommit:
                 return
             for job in batch:
                 job.deliver()
+
+    @staticmethod
+    def _run_in_savepoint(session: Session, job: _Job[Any]) -> None:
+        savepoint = session.begin_nested()
+        try:
+            job.outcome = (True, job.fn(session))
+            savepoint.commit()
+        except Exception as exc:
+            savepoint.rollback()
+            if _database_trouble(exc):
+                raise  # a deadlock, a lost connection: not this job's fault
+            job.outcome = (False, exc)
+
+    @staticmethod
+    def _run_merged(session: Session, run: list[_Job[Any]]) -> bool:
+        """Run the items of merged jobs in one call; False (and nothing kept) if it fails."""
+        merge = run[0].merge
+        assert merge is not None
+        savepoint = session.begin_nested()
+        try:
+            results = merge.many(session, [job.merge.item for job in run if job.merge])
+            if len(results) != len(run):
+                raise RuntimeError(f"{len(results)} results for {len(run)} merged jobs")
+            savepoint.commit()
+        except Exception as exc:
+            savepoint.rollback()
+            if _database_trouble(exc):
+                raise
+            return False
+        for job, result in zip(run, results, strict=True):
+            job.outcome = (True, result)
+        return True
 
     def _run_alone(self, job: _Job[Any]) -> None:
         for attempt in range(1, RETRIES + 1):
@@ -213,6 +274,31 @@ class GroupCommit:
                 if not (_transient(exc) and attempt < RETRIES):
                     break
         job.deliver()
+
+
+def _one_result(results: list[T]) -> T:
+    if len(results) != 1:
+        raise RuntimeError(f"{len(results)} results for one merged job")
+    return results[0]
+
+
+def _runs(batch: list[_Job[Any]]) -> list[list[_Job[Any]]]:
+    """The batch in order, cut into runs: neighbouring jobs with the same merge key (and
+    the same function) together, every other job alone."""
+    runs: list[list[_Job[Any]]] = []
+    for job in batch:
+        last = runs[-1][-1] if runs else None
+        if (
+            last is not None
+            and job.merge is not None
+            and last.merge is not None
+            and job.merge.key == last.merge.key
+            and job.merge.many is last.merge.many
+        ):
+            runs[-1].append(job)
+        else:
+            runs.append([job])
+    return runs
 
 
 RETRIES = 3
