@@ -72,8 +72,14 @@ def test_dedup_matches_the_reference_model(db: Database, settings: Settings) -> 
         def __init__(self) -> None:
             super().__init__()
             self.model = Model()
+            # The model knows dedup, not flapping: a key re-triggered often enough would
+            # join its previous (still open) incident as flapping (ALR-F), not open one.
             self.iid, _ = make_integration(
-                db, f"model-{next(NAMES)}", correlation_seconds=0, auto_resolve=False
+                db,
+                f"model-{next(NAMES)}",
+                correlation_seconds=0,
+                auto_resolve=False,
+                flap_changes=1000,
             )
 
         def _send(self, action: str, key: str) -> None:
