@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import secrets
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -20,6 +18,7 @@ from dutydesk.db import Database
 from dutydesk.kernel import clock
 from dutydesk.kernel.errors import Unauthorized
 from dutydesk.kernel.group_commit import GroupCommit
+from dutydesk.kernel.problems import REQUEST_ID_RE, new_request_id
 from dutydesk.people import queries as people
 from dutydesk.people import service as people_service
 from dutydesk.people.secrets import hash_token
@@ -27,7 +26,6 @@ from dutydesk.people.secrets import hash_token
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741  # an item of merged writes
 ACTORS = "dutydesk.actors"  # session.info key: actors authenticated in this transaction
-REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 
 
 @dataclass
@@ -50,7 +48,7 @@ class Runtime:
 
 def request_id_of(request: Request) -> str:
     given = request.headers.get("x-request-id", "")
-    return given if REQUEST_ID_RE.match(given) else secrets.token_hex(8)
+    return given if REQUEST_ID_RE.match(given) else new_request_id()
 
 
 @dataclass

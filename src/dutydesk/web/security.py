@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 STATIC_DIR = Path(__file__).parent.parent / "static"
@@ -31,6 +30,7 @@ DEFAULTS = {
     "cross-origin-opener-policy": "same-origin",
     "permissions-policy": "camera=(), microphone=(), geolocation=()",
 }
+RAW_DEFAULTS = tuple((name.encode(), value.encode()) for name, value in DEFAULTS.items())
 
 
 class SecurityHeaders:
@@ -44,14 +44,15 @@ class SecurityHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                if scope.get("path") in DOCS_PATHS and "content-security-policy" not in headers:
-                    headers["content-security-policy"] = DOCS_CSP
-                for name, value in DEFAULTS.items():
-                    if name not in headers:
-                        headers[name] = value
-                if scope.get("scheme") == "https" and "strict-transport-security" not in headers:
-                    headers["strict-transport-security"] = "max-age=31536000"
+                raw: list[tuple[bytes, bytes]] = list(message.get("headers") or [])
+                present = {name.lower() for name, _value in raw}
+                if scope.get("path") in DOCS_PATHS and b"content-security-policy" not in present:
+                    raw.append((b"content-security-policy", DOCS_CSP.encode()))
+                    present.add(b"content-security-policy")
+                raw += [pair for pair in RAW_DEFAULTS if pair[0] not in present]
+                if scope.get("scheme") == "https" and b"strict-transport-security" not in present:
+                    raw.append((b"strict-transport-security", b"max-age=31536000"))
+                message = {**message, "headers": raw}
             await send(message)
 
         await self.app(scope, receive, with_headers)
