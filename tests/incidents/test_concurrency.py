@@ -238,3 +238,49 @@ def test_concurrent_comments_all_land_and_the_chain_verifies(live: Live) -> None
             .where(IncidentEvent.incident_id == inc.id)
         ) == len(events)
     assert live.verify() == []
+
+
+def test_creates_queued_together_open_as_a_group_and_fail_alone(
+    live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Creates with one token that queue up together open as one group (one counter bump,
+    one flush); a create of the group that fails rolls the group back, and each is then
+    opened alone: the bad ones get their own answer, the good ones their incidents, and
+    the numbers stay gapless."""
+    from dutydesk.incidents import service
+
+    groups: list[int] = []
+    real = service.open_incidents
+
+    def spy(session: Any, requests: Any, **kw: Any) -> Any:
+        groups.append(len(requests))
+        return real(session, requests, **kw)
+
+    monkeypatch.setattr(service, "open_incidents", spy)
+    c = live.cast
+    first = int(new_incident(live)["number"][3:])
+    requests = []
+    for i in range(60):
+        body: dict[str, Any] = {
+            "short_description": f"group {i}",
+            "caller_id": c.dave.id,
+            "impact": 2,
+            "urgency": 3,
+        }
+        if i % 13 == 5:  # a caller of another customer than the one named: 422
+            body["customer_id"] = c.globex.id
+        requests.append(("POST", f"{API}/incidents", c.alice, {"json": body}))
+    responses = live.run(requests)
+
+    bad = {i for i in range(60) if i % 13 == 5}
+    assert {i for i, r in enumerate(responses) if r.status_code != 201} == bad
+    assert all(responses[i].status_code in (404, 422) for i in bad)
+    numbers = sorted(int(r.json()["number"][3:]) for r in responses if r.status_code == 201)
+    assert numbers == list(range(first + 1, first + 61 - len(bad)))
+    assert max(groups) > 1  # some creates did run as a group
+    with live.db.unit_of_work(write=False) as s:
+        request_ids = s.scalars(
+            select(IncidentEvent.request_id).where(IncidentEvent.kind == "created")
+        ).all()
+    assert len(set(request_ids)) == len(request_ids) == 61 - len(bad)  # each its own
+    assert live.verify() == []

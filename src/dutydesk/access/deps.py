@@ -85,11 +85,16 @@ class ApiContext:
         session.info.setdefault(ACTORS, {})[token_hash] = actor
         return actor
 
+    def writer(self, session: Session) -> Actor:
+        """The caller, authenticated in a write transaction; every writing endpoint needs
+        the token's write scope, whatever it does."""
+        actor = self._authenticate(session, write=True)
+        require_write_scope(actor)
+        return actor
+
     def _job(self, fn: Callable[[Session, Actor], T]) -> Callable[[Session], T]:
         def job(session: Session) -> T:
-            actor = self._authenticate(session, write=True)
-            require_write_scope(actor)  # every writing endpoint, whatever it does
-            return fn(session, actor)
+            return fn(session, self.writer(session))
 
         return job
 

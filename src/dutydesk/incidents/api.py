@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,7 +13,7 @@ from fastapi import APIRouter, File, Form, Header, Query, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
 from sqlalchemy.orm import Session
 
-from dutydesk.access.deps import Api
+from dutydesk.access.deps import Api, ApiContext
 from dutydesk.access.policy import Actor, require_admin
 from dutydesk.escalation import queries as escalation_queries
 from dutydesk.escalation.schemas import EscalationRead
@@ -104,7 +105,12 @@ async def create_incident(body: IncidentCreate, api: Api, key: IdemKey = None) -
 
     for _attempt in range(3):
         try:
-            status_code, result = await api.write(work)
+            if key is None:  # with its neighbours in the group commit (`_open_many`)
+                status_code, result = await api.merged_write(
+                    ("open_incident", api.token), _Create(api, body), _open_many
+                )
+            else:
+                status_code, result = await api.write(work)
             break
         except idempotency.KeyInUse:
             continue  # the other request committed first: replay its response
@@ -114,6 +120,22 @@ async def create_incident(body: IncidentCreate, api: Api, key: IdemKey = None) -
     if status_code < 0:
         headers["Idempotent-Replayed"] = "true"
     return with_etag(result, abs(status_code), **headers)
+
+
+@dataclass(frozen=True)
+class _Create:
+    api: ApiContext
+    body: IncidentCreate
+
+
+def _open_many(session: Session, creates: list[_Create]) -> list[tuple[int, dict[str, Any]]]:
+    """Creates with the same token that queued up together, opened as one group; if one of
+    them fails, the group commit runs each alone (each request gets its own answer)."""
+    requests = [(create.api.writer(session), create.body) for create in creates]
+    opened = service.open_incidents(session, requests, settings=creates[0].api.settings)
+    return [
+        (201, present(i, actor, session)) for i, (actor, _) in zip(opened, requests, strict=True)
+    ]
 
 
 @router.get("/incidents", response_model=IncidentList)

@@ -287,6 +287,22 @@ def open_incident(
     return incident
 
 
+def open_incidents(
+    session: Session, requests: list[tuple[Actor, IncidentCreate]], *, settings: Settings
+) -> list[Incident]:
+    """`open_incident` for many, in order, as one unit: their numbers reserved with one bump
+    of the counter, the incidents written by one flush. If one cannot be logged, the error
+    is raised and the caller rolls back the whole group (the group commit then opens each
+    on its own, so each request gets its own answer)."""
+    numbers = reserve_numbers(session, len(requests))
+    opened = [
+        open_incident(session, actor, data, settings=settings, number=number)
+        for (actor, data), number in zip(requests, numbers, strict=True)
+    ]
+    session.flush()
+    return opened
+
+
 def _check_levels(levels: int, impact: int | None, urgency: int | None) -> None:
     errors = [
         {"field": name, "msg": f"must be between 1 (highest) and {levels} (lowest)"}
