@@ -267,3 +267,43 @@ def test_a_failing_merged_call_runs_its_jobs_alone(fresh_db: Database) -> None:
     assert isinstance(results[1], InvalidInput)
     assert CALLS == [["a", "!bad", "c"], ["a"], ["!bad"], ["c"]]
     assert _customers(fresh_db) == {"a", "c"}  # nothing of the failed call was kept twice
+
+
+def test_a_lost_answer_to_commit_is_asked_of_the_server(fresh_db: Database) -> None:
+    """The connection drops after the server committed but before it answered. PostgreSQL:
+    the server is asked (txid_status) and the jobs get their results, nothing runs twice.
+    SQLite commits in-process, where an error means no commit: the batch runs again."""
+    gc = GroupCommit(fresh_db)
+    real = fresh_db.write_sessions
+    sessions: list[Session] = []
+
+    def losing_factory() -> Session:
+        session = real()
+        if len(sessions) == 1:  # after the holding job: the batch's COMMIT loses its answer
+            commit = session.commit
+
+            def commit_then_lose() -> None:
+                commit()
+                raise OperationalError(
+                    "COMMIT",
+                    {},
+                    Exception("server closed the connection unexpectedly"),
+                    connection_invalidated=True,
+                )
+
+            session.commit = commit_then_lose  # type: ignore[method-assign]
+        sessions.append(session)
+        return session
+
+    fresh_db.write_sessions = losing_factory  # type: ignore[assignment]
+    try:
+        results = asyncio.run(_gather_held(gc, [_add_customer(f"L{i}") for i in range(5)]))
+    finally:
+        fresh_db.write_sessions = real  # type: ignore[method-assign]
+        gc.close()
+    assert _customers(fresh_db) == {f"L{i}" for i in range(5)}
+    if fresh_db.engine.dialect.name == "postgresql":
+        assert results == [f"L{i}" for i in range(5)]
+        assert len(sessions) == 2  # the holding job's and the batch's: nothing ran again
+    else:
+        assert len(sessions) > 2  # taken for not committed: each job ran again alone

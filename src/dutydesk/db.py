@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING_CONVENTION = {
@@ -106,6 +108,44 @@ class Database:
         self.read_sessions = sessionmaker(engine, expire_on_commit=False)
         write_engine = engine.execution_options(sqlite_immediate=True)
         self.write_sessions = sessionmaker(write_engine, expire_on_commit=False)
+
+    def commit(self, session: Session, *, wait_seconds: float = 30.0) -> None:
+        """Commit the session's transaction, and on PostgreSQL do not take a COMMIT whose
+        answer was lost for a failure before the server says so.
+
+        When the connection drops while COMMIT is on its way, the server may have committed
+        or not. A caller that answers "not stored, retry" would then have the client send
+        again what is already stored (an event counted twice). So on PostgreSQL the
+        transaction's id is read before the COMMIT (one round trip), and if the COMMIT fails
+        with a lost connection the server is asked (`txid_status`, on a new connection, for
+        up to `wait_seconds` while it is unreachable) whether that transaction committed:
+        if it did, this returns as if the COMMIT had answered. SQLite commits in-process:
+        an error there means the transaction did not commit."""
+        if self.bound or self.engine.dialect.name != "postgresql":
+            session.commit()
+            return
+        txid = session.connection().exec_driver_sql("SELECT txid_current()").scalar()
+        try:
+            session.commit()
+        except DBAPIError as exc:
+            if not exc.connection_invalidated or txid is None:
+                raise
+            if self.transaction_status(int(txid), wait_seconds=wait_seconds) != "committed":
+                raise
+
+    def transaction_status(self, txid: int, *, wait_seconds: float = 30.0) -> str | None:
+        """PostgreSQL's word on a transaction ("committed", "aborted", "in progress"), asked
+        until the server answers or `wait_seconds` pass (None: still unknown)."""
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                with self.engine.connect() as conn:
+                    status = conn.execute(text("SELECT txid_status(:t)"), {"t": txid}).scalar()
+                    return None if status is None else str(status)
+            except DBAPIError:
+                if time.monotonic() >= deadline:
+                    return None
+                time.sleep(0.25)  # the server is unreachable: the writer has nothing else to do
 
     @contextmanager
     def unit_of_work(self, *, write: bool = True) -> Iterator[Session]:

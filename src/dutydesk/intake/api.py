@@ -15,7 +15,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -52,6 +52,7 @@ T = TypeVar("T")
 router = APIRouter()
 API = "/api/v1"
 MAX_BATCH = 1000
+_EVENTS = TypeAdapter(list[EventCreate])
 RETRY_AFTER_BUSY = 1
 RETRY_AFTER_DOWN = 5
 
@@ -160,10 +161,11 @@ def _fields(exc: ValidationError, prefix: str = "") -> list[dict[str, Any]]:
 
 
 def _result(done: service.Ingested) -> dict[str, Any]:
-    """An `EventResult` as JSON: built as a dict, a model per event cost more than its event."""
+    """An `EventResult` as JSON: built as a dict, a model per event cost more than its event
+    (the outcome is a str enum: JSON writes its value)."""
     return {
         "dedup_key": done.dedup_key,
-        "outcome": done.outcome.value,
+        "outcome": done.outcome,
         "alert_id": done.alert_id,
         "incident": done.incident_number,
     }
@@ -187,14 +189,16 @@ async def post_events(request: Request, api: Api) -> JSONResponse:
             f"a batch holds 1 to {MAX_BATCH} events",
             errors=[{"field": "body", "msg": f"1 to {MAX_BATCH} events"}],
         )
-    events, errors = [], []
-    for n, item in enumerate(items):
-        try:
-            events.append(EventCreate.model_validate(item))
-        except ValidationError as exc:
-            errors.extend(_fields(exc, str(n) if isinstance(body, list) else ""))
-    if errors:
-        raise InvalidInput("the event has invalid fields", errors=errors)
+    try:  # all at once (cheaper per event); item by item only to name what is wrong
+        events = _EVENTS.validate_python(items)
+    except ValidationError:
+        errors = []
+        for n, item in enumerate(items):
+            try:
+                EventCreate.model_validate(item)
+            except ValidationError as exc:
+                errors.extend(_fields(exc, str(n) if isinstance(body, list) else ""))
+        raise InvalidInput("the event has invalid fields", errors=errors) from None
     done = await _ingest(request, api, token, [generic.parse(e) for e in events])
     if isinstance(body, list):  # the shapes of response_model, written directly
         return JSONResponse({"results": [_result(d) for d in done]}, 202)

@@ -223,7 +223,7 @@ class GroupCommit:
                             continue
                         for job in run:
                             self._run_in_savepoint(session, job)
-                    session.commit()
+                    self.db.commit(session)  # a lost answer to COMMIT: asks the server
             except Exception:
                 for job in batch:  # nothing was answered yet: run each job on its own
                     self._run_alone(job)
@@ -266,8 +266,13 @@ class GroupCommit:
     def _run_alone(self, job: _Job[Any]) -> None:
         for attempt in range(1, RETRIES + 1):
             try:
-                with self.db.unit_of_work(write=True) as session:
-                    job.outcome = (True, job.fn(session))
+                with self.db.write_sessions() as session:
+                    try:
+                        job.outcome = (True, job.fn(session))
+                        self.db.commit(session)
+                    except BaseException:
+                        session.rollback()
+                        raise
                 break
             except Exception as exc:
                 job.outcome = (False, exc)
