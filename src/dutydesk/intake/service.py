@@ -78,9 +78,9 @@ _LATEST = select(Alert).where(
 )
 _ALERT: Table = Alert.__table__  # type: ignore[assignment]
 # Core, one executemany per call: the ORM's per-object UPDATE cost 10x more.
-_BUMP = (
+_BUMP = (  # the alerts that gained the same number of occurrences, one statement per 500
     update(_ALERT)
-    .where(_ALERT.c.id == bindparam("alert"))
+    .where(_ALERT.c.id.in_(bindparam("alerts", expanding=True)))
     .values(occurrences=_ALERT.c.occurrences + bindparam("n"), last_seen_at=bindparam("seen"))
 )
 CHUNK = 500  # keys per IN list
@@ -380,12 +380,18 @@ def _count(batch: _Batch, alert_id: int) -> None:
 
 
 def _write_seen(session: Session, batch: _Batch, now: datetime) -> None:
-    """Add the occurrences counted in this call, one executemany; loaded alerts forget the
-    two columns (they reload on access) so nothing stale is served or written back."""
+    """Add the occurrences counted in this call: one UPDATE per count (a storm's keys mostly
+    share one), not one row of parameters per alert; loaded alerts forget the two columns
+    (they reload on access) so nothing stale is served or written back."""
     if not batch.seen:
         return
-    rows = [{"alert": a, "n": n, "seen": now} for a, n in sorted(batch.seen.items())]
-    session.connection().execute(_BUMP, rows)
+    by_count: dict[int, list[int]] = {}
+    for alert_id, n in sorted(batch.seen.items()):
+        by_count.setdefault(n, []).append(alert_id)
+    connection = session.connection()
+    for n, ids in sorted(by_count.items()):
+        for chunk in _chunks(ids):
+            connection.execute(_BUMP, {"alerts": chunk, "n": n, "seen": now})
     for alert_id in batch.seen:
         loaded = session.identity_map.get((Alert, (alert_id,), None))
         if loaded is not None:
