@@ -65,8 +65,9 @@ _OPEN_IDS = (
         Alert.open_key.in_(bindparam("keys", expanding=True)),
     )
 )
-# The latest alert of each key (its state changes carry over to the key's next alert).
-_LATEST = select(Alert).where(
+# The latest alert of each key (its state changes carry over to the key's next alert), as
+# a light row: only what the next alert takes from it.
+_LATEST = select(Alert.id, Alert.dedup_key, Alert.state_changes, Alert.incident_id).where(
     Alert.id.in_(
         select(func.max(Alert.id))
         .where(
@@ -105,6 +106,15 @@ class _Open:
 
 
 @dataclass
+class _Latest:
+    """The latest alert of a key that opens a new one, known by what the new one needs."""
+
+    id: int
+    state_changes: list[Any]
+    incident_id: int | None
+
+
+@dataclass
 class _Opening:
     """An incident to open for a new alert, put off until something needs it."""
 
@@ -122,7 +132,7 @@ class _Batch:
     that it is done for many alerts at once (see `_settle_before`)."""
 
     alerts: dict[str, Alert | _Open | None] = field(default_factory=dict)
-    latest: dict[str, Alert | None] = field(default_factory=dict)
+    latest: dict[str, Alert | _Latest | None] = field(default_factory=dict)
     incidents: dict[int, Incident] = field(default_factory=dict)
     services: dict[str, Service | None] = field(default_factory=dict)
     cis: dict[str, ConfigurationItem | None] = field(default_factory=dict)
@@ -337,8 +347,15 @@ def _read(
     )
     for chunk in _chunks(opening):
         batch.latest.update(dict.fromkeys(chunk))
-        for alert in session.scalars(_LATEST, {**where, "keys": chunk}).all():
-            batch.latest[alert.dedup_key] = alert
+        for alert_id, key, changes, incident_id in session.execute(
+            _LATEST, {**where, "keys": chunk}
+        ).all():
+            loaded = session.identity_map.get((Alert, (alert_id,), None))  # authoritative
+            batch.latest[key] = (
+                loaded
+                if isinstance(loaded, Alert)
+                else _Latest(alert_id, changes or [], incident_id)
+            )
     ids = sorted(
         {
             a.incident_id
@@ -483,6 +500,7 @@ def _trigger(
 ) -> Ingested:
     key = signal.dedup_key
     service, ci = _catalog(session, integration, signal, batch)
+    previous: Alert | _Latest | None
     if key in batch.latest:
         previous = batch.latest[key]
     else:
