@@ -92,29 +92,38 @@ def test_a_later_job_sees_the_earlier_jobs_of_its_batch(fresh_db: Database) -> N
 
 
 def test_a_failed_commit_runs_every_job_again_alone(fresh_db: Database) -> None:
-    gc = GroupCommit(fresh_db)
-    real = fresh_db.write_sessions
-    sessions: list[Session] = []
-
-    def failing_factory() -> Session:
-        session = real()
-        if len(sessions) == 1:  # after the holding job, the batch's commit fails
-            session.commit = _raise  # type: ignore[method-assign]
-        sessions.append(session)
-        return session
-
-    fresh_db.write_sessions = failing_factory  # type: ignore[assignment]
-    try:
-        results = asyncio.run(_gather_held(gc, [_add_customer(f"R{i}") for i in range(5)]))
-    finally:
-        fresh_db.write_sessions = real  # type: ignore[method-assign]
-        gc.close()
+    results, _sessions = _batch_with_commit(fresh_db, "R", lambda _session: _raise)
     assert results == [f"R{i}" for i in range(5)]
     assert _customers(fresh_db) == {f"R{i}" for i in range(5)}  # each once, none twice
 
 
 def _raise() -> None:
     raise RuntimeError("commit failed")
+
+
+def _batch_with_commit(
+    db: Database, prefix: str, commit: Callable[[Session], Callable[[], None]]
+) -> tuple[list[Any], list[Session]]:
+    """Five jobs adding customers `prefix`0-4 in one batch behind a held writer, the batch's
+    session committing with `commit(session)`; the results and every session opened."""
+    gc = GroupCommit(db)
+    real = db.write_sessions
+    sessions: list[Session] = []
+
+    def factory() -> Session:
+        session = real()
+        if len(sessions) == 1:  # after the holding job: the batch's session
+            session.commit = commit(session)  # type: ignore[method-assign]
+        sessions.append(session)
+        return session
+
+    db.write_sessions = factory  # type: ignore[assignment]
+    try:
+        results = asyncio.run(_gather_held(gc, [_add_customer(f"{prefix}{i}") for i in range(5)]))
+    finally:
+        db.write_sessions = real  # type: ignore[method-assign]
+        gc.close()
+    return results, sessions
 
 
 def test_idle_writers_end_and_come_back(fresh_db: Database) -> None:
@@ -273,34 +282,22 @@ def test_a_lost_answer_to_commit_is_asked_of_the_server(fresh_db: Database) -> N
     """The connection drops after the server committed but before it answered. PostgreSQL:
     the server is asked (txid_status) and the jobs get their results, nothing runs twice.
     SQLite commits in-process, where an error means no commit: the batch runs again."""
-    gc = GroupCommit(fresh_db)
-    real = fresh_db.write_sessions
-    sessions: list[Session] = []
 
-    def losing_factory() -> Session:
-        session = real()
-        if len(sessions) == 1:  # after the holding job: the batch's COMMIT loses its answer
-            commit = session.commit
+    def commit_then_lose(session: Session) -> Callable[[], None]:
+        commit = session.commit
 
-            def commit_then_lose() -> None:
-                commit()
-                raise OperationalError(
-                    "COMMIT",
-                    {},
-                    Exception("server closed the connection unexpectedly"),
-                    connection_invalidated=True,
-                )
+        def lose() -> None:
+            commit()
+            raise OperationalError(
+                "COMMIT",
+                {},
+                Exception("server closed the connection unexpectedly"),
+                connection_invalidated=True,
+            )
 
-            session.commit = commit_then_lose  # type: ignore[method-assign]
-        sessions.append(session)
-        return session
+        return lose
 
-    fresh_db.write_sessions = losing_factory  # type: ignore[assignment]
-    try:
-        results = asyncio.run(_gather_held(gc, [_add_customer(f"L{i}") for i in range(5)]))
-    finally:
-        fresh_db.write_sessions = real  # type: ignore[method-assign]
-        gc.close()
+    results, sessions = _batch_with_commit(fresh_db, "L", commit_then_lose)
     assert _customers(fresh_db) == {f"L{i}" for i in range(5)}
     if fresh_db.engine.dialect.name == "postgresql":
         assert results == [f"L{i}" for i in range(5)]
