@@ -121,7 +121,7 @@ def _batch_with_commit(
     try:
         results = asyncio.run(_gather_held(gc, [_add_customer(f"{prefix}{i}") for i in range(5)]))
     finally:
-        db.write_sessions = real  # type: ignore[method-assign]
+        db.write_sessions = real
         gc.close()
     return results, sessions
 
