@@ -19,7 +19,7 @@ from dutydesk.config import Settings
 from dutydesk.db import Database
 from dutydesk.incidents import history
 from dutydesk.incidents import service as incidents
-from dutydesk.intake import service
+from dutydesk.intake import call
 from dutydesk.intake.signals import Signal
 from dutydesk.kernel import clock
 from dutydesk.models import Alert, Counter, Incident, Notification, SlaClock
@@ -179,7 +179,7 @@ def test_a_key_another_process_opened_meanwhile_is_a_duplicate(
     done once."""
     iid, _ = make_integration(db)
     first = send(db, settings, iid, fire("k"))[0]
-    real_read = service._read
+    real_read = call.read_open_alerts
     calls = []
 
     def stale_read(session: Any, integration: Any, signals: Any, batch: Any, known: Any) -> None:
@@ -190,7 +190,7 @@ def test_a_key_another_process_opened_meanwhile_is_a_duplicate(
             known.clear()
         calls.append(1)
 
-    monkeypatch.setattr(service, "_read", stale_read)
+    monkeypatch.setattr(call, "read_open_alerts", stale_read)
     got = send(db, settings, iid, fire("new"), fire("k"), fire("new"))
     assert len(calls) == 2
     assert [r.outcome for r in got] == ["created", "deduplicated", "deduplicated"]
