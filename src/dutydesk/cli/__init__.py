@@ -122,7 +122,7 @@ def serve(
     get_settings.cache_clear()
 
     uvicorn.run(
-        "dutydesk.app:create_app",
+        "dutydesk.app:served_app",
         factory=True,
         host=host,
         port=port,
