@@ -207,8 +207,13 @@ async def post_events(request: Request) -> JSONResponse:
     return JSONResponse(_result(done[0]), 202)
 
 
-@router.post("/integrations/alertmanager/{token}", status_code=202, include_in_schema=True)
-async def alertmanager_webhook(request: Request, token: str) -> dict[str, Any]:
+@router.post(
+    "/integrations/alertmanager/{token}",
+    status_code=202,
+    response_model=dict[str, Any],
+    include_in_schema=True,
+)
+async def alertmanager_webhook(request: Request, token: str) -> JSONResponse:
     """Prometheus Alertmanager `webhook_configs` receiver (payload version 4)."""
     body = await _json(request)
     try:
@@ -216,7 +221,8 @@ async def alertmanager_webhook(request: Request, token: str) -> dict[str, Any]:
     except SignalError as exc:
         raise InvalidInput(str(exc), errors=exc.errors) from exc
     done = await _ingest(request, token, signals)
-    return {"status": "success", "results": [_result(d) for d in done]}
+    # written directly, as post_events does: FastAPI's encoder walked the results again
+    return JSONResponse({"status": "success", "results": [_result(d) for d in done]}, 202)
 
 
 def _pd(status: int, state: str, message: str, **extra: Any) -> JSONResponse:
