@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, update
@@ -288,17 +289,25 @@ def open_incident(
 
 
 def open_incidents(
-    session: Session, requests: list[tuple[Actor, IncidentCreate]], *, settings: Settings
+    session: Session,
+    requests: list[tuple[Actor, IncidentCreate]],
+    *,
+    settings: Settings,
+    each: Callable[[int, Incident], None] | None = None,
 ) -> list[Incident]:
     """`open_incident` for many, in order, as one unit: their numbers reserved with one bump
-    of the counter, the incidents written by one flush. If one cannot be logged, the error
-    is raised and the caller rolls back the whole group (the group commit then opens each
-    on its own, so each request gets its own answer)."""
+    of the counter, the incidents written by one flush. `each(i, incident)` runs right after
+    the i-th is opened, before that flush (e.g. one more history event, so the INSERT
+    carries the final history head). If one cannot be logged, the error is raised and the
+    caller rolls back the whole group (the group commit, or the intake, then opens each on
+    its own, so each gets its own answer)."""
     numbers = reserve_numbers(session, len(requests))
-    opened = [
-        open_incident(session, actor, data, settings=settings, number=number)
-        for (actor, data), number in zip(requests, numbers, strict=True)
-    ]
+    opened = []
+    for i, ((actor, data), number) in enumerate(zip(requests, numbers, strict=True)):
+        incident = open_incident(session, actor, data, settings=settings, number=number)
+        if each is not None:
+            each(i, incident)
+        opened.append(incident)
     session.flush()
     return opened
 

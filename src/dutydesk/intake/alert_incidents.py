@@ -144,21 +144,15 @@ def open_for_alerts(
     if len(openings) < 2:
         return [open_for_alert(session, settings, integration, *o) for o in openings]
     actor = integration_actor(integration)
+    requests = [(actor, _incident_data(integration, *opening)) for opening in openings]
     try:
         with session.begin_nested():
-            numbers = incidents.reserve_numbers(session, len(openings))
-            opened = []
-            for (alert, service, ci), number in zip(openings, numbers, strict=True):
-                incident = incidents.open_incident(
-                    session,
-                    actor,
-                    _incident_data(integration, alert, service, ci),
-                    settings=settings,
-                    number=number,
-                )
-                _record_opened(session, actor, alert, incident)
-                opened.append(incident)
-            session.flush()
+            opened = incidents.open_incidents(
+                session,
+                requests,
+                settings=settings,
+                each=lambda i, incident: _record_opened(session, actor, openings[i][0], incident),
+            )
             for (alert, _service, _ci), incident in zip(openings, opened, strict=True):
                 alert.incident_id = incident.id
     except DomainError:
