@@ -25,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +126,28 @@ async def drive(app: Any, args: argparse.Namespace, token: str) -> tuple[int, di
     return args.requests, statuses
 
 
+def count_statements(engine: Any) -> Counter[str]:
+    """Every statement the engine sends, by its text (executemany counts once)."""
+    from sqlalchemy import event
+
+    seen: Counter[str] = Counter()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _count(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        seen[" ".join(statement.split())[:150]] += 1
+
+    return seen
+
+
+def print_statements(seen: Counter[str], batches: int) -> None:
+    total = sum(seen.values())
+    print(
+        f"\n===== statements: {total} in {batches} batches ({total / max(batches, 1):.1f} a batch)"
+    )
+    for statement, count in seen.most_common():
+        print(f"{count:8d}  {statement}")
+
+
 def report(profile: cProfile.Profile | None, title: str, limit: int, sort: str) -> None:
     if profile is None:
         return
@@ -148,6 +171,7 @@ def main() -> None:
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--loop-profile", action="store_true", help="also the event loop")
     parser.add_argument("--dump", type=Path, default=None, help="write the writer's pstats")
+    parser.add_argument("--sql", action="store_true", help="count the statements per batch")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="dutydesk-profile-") as tmp:
@@ -169,6 +193,7 @@ def main() -> None:
         settings = Settings(database_url=url, serve_worker=False, storage_dir=cwd / "files")
         app = create_app(settings)
         writer = WriterProfile(not args.no_profile)
+        statements = count_statements(app.state.runtime.db.engine) if args.sql else None
         loop_profile = cProfile.Profile(time.thread_time) if args.loop_profile else None
         # warm-up: imports, caches, the first connection
         warm = argparse.Namespace(**{**vars(args), "requests": 20, "concurrency": 4})
@@ -178,6 +203,9 @@ def main() -> None:
         writer.cpu = 0.0
         if writer.profile is not None:
             writer.profile = cProfile.Profile(time.thread_time)
+        batches0 = app.state.runtime.committer.batches
+        if statements is not None:
+            statements.clear()
         cpu0, wall0 = time.process_time(), time.perf_counter()
         if loop_profile is not None:
             loop_profile.enable()
@@ -205,6 +233,8 @@ def main() -> None:
                 }
             )
         )
+        if statements is not None:
+            print_statements(statements, app.state.runtime.committer.batches - batches0)
         report(writer.profile, "writer thread", args.limit, args.sort)
         report(loop_profile, "event loop thread", args.limit, args.sort)
         if args.dump is not None and writer.profile is not None:

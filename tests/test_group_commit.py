@@ -304,3 +304,46 @@ def test_a_lost_answer_to_commit_is_asked_of_the_server(fresh_db: Database) -> N
         assert len(sessions) == 2  # the holding job's and the batch's: nothing ran again
     else:
         assert len(sessions) > 2  # taken for not committed: each job ran again alone
+
+
+# ----------------------------------------------------------------- writer threads
+
+
+def test_the_default_writer_count_suits_the_database(
+    fresh_db: Database, settings: Settings, db: Database
+) -> None:
+    """One writer on SQLite (a second would only wait for the file's lock) and for a test's
+    bound connection; two on PostgreSQL (one runs while the other waits for the server)."""
+    expected = 2 if fresh_db.engine.dialect.name == "postgresql" else 1
+    runtime = Runtime(settings.model_copy(update={"write_concurrency": 0}), fresh_db)
+    assert runtime.writes().writers == expected
+    runtime.close()
+    assert db.writers == 1  # bound to the test's transaction: one connection, one writer
+    runtime = Runtime(settings.model_copy(update={"write_concurrency": 3}), fresh_db)
+    assert runtime.writes().writers == 3
+    runtime.close()
+
+
+def test_a_second_writer_runs_a_batch_while_the_first_is_busy(fresh_db: Database) -> None:
+    entered, gate = threading.Event(), threading.Event()
+
+    def hold(_session: Session) -> str:
+        entered.set()
+        gate.wait(timeout=10)
+        return "held"
+
+    async def scenario() -> tuple[str, str]:
+        gc = GroupCommit(fresh_db, writers=2)
+        try:
+            first = asyncio.ensure_future(gc.run(hold))
+            await asyncio.to_thread(entered.wait, 10)
+            second = await asyncio.wait_for(gc.run(_add_customer("Meanwhile")), 10)
+            assert not first.done()  # answered while the first writer still holds its job
+            gate.set()
+            return await first, second
+        finally:
+            gate.set()
+            gc.close()
+
+    assert asyncio.run(scenario()) == ("held", "Meanwhile")
+    assert _customers(fresh_db) == {"Meanwhile"}

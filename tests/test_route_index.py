@@ -4,15 +4,19 @@ would pick, or leaves the request to that loop; it never picks another one."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
-from fastapi import FastAPI
-from starlette.routing import BaseRoute, Match
+import pytest
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import PlainTextResponse
+from fastapi.testclient import TestClient
+from starlette.routing import BaseRoute, Match, compile_path
 
 from dutydesk.app import create_app
 from dutydesk.config import Settings
 from dutydesk.db import Database
-from dutydesk.kernel.route_index import RouteIndex, literal_prefix
+from dutydesk.kernel.route_index import SELECTED, RouteIndex, _Direct, direct, literal_prefix
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 ODD_PATHS = [
@@ -106,3 +110,113 @@ def test_literal_prefix() -> None:
     assert literal_prefix("/api/v1/incidents/{number}/events") == "/api/v1/incidents/"
     assert literal_prefix("/api/v1/events") == "/api/v1/events"
     assert literal_prefix("/static/{path:path}") == "/static/"
+
+
+# ----------------------------------------------------------------- direct endpoints
+
+
+def first_context(router: BaseRoute, method: str, path: str) -> Any:
+    """What the router's own loop would run: its first route serving method and path."""
+    for context in router.effective_route_contexts():  # type: ignore[attr-defined]
+        methods = getattr(context.original_route, "methods", None) or set()
+        if method in methods and compile_path(context.path_format)[0].match(path):
+            return context
+    return None
+
+
+def test_direct_endpoints_are_the_ones_the_loop_would_run(settings: Settings, db: Database) -> None:
+    app = create_app(settings, db)
+    index = app.router.routes[0]
+    assert isinstance(index, RouteIndex)
+    paths = [*served_paths(app), "/integrations/alertmanager/a.b-c_d", "/v2/enqueue"]
+    direct_hits = 0
+    for path in paths:
+        for method in METHODS:
+            sc = scope(app, method, path)
+            _match, child = index.matches(dict(sc))
+            entry = child.get(SELECTED)
+            if not isinstance(entry, _Direct):
+                continue
+            direct_hits += 1
+            router, _child = index.find(dict(sc))
+            assert router is not None, (method, path)
+            context = first_context(router, method, path)
+            assert context is not None and context.original_route.endpoint is entry.endpoint
+            assert child["route"] is context.original_route
+            assert child["endpoint"] is entry.endpoint
+    names = {e.endpoint.__name__ for es in index._direct.values() for e in es}
+    assert names == {"post_events", "alertmanager_webhook", "pagerduty_enqueue"}
+    assert direct_hits >= 3
+    # the path parameters are the route's own (its convertors), never a deeper path
+    _m, child = index.matches(scope(app, "POST", "/integrations/alertmanager/tok"))
+    assert child["path_params"] == {"token": "tok"}
+    _m, child = index.matches(scope(app, "POST", "/integrations/alertmanager/tok/more"))
+    assert not isinstance(child.get(SELECTED), _Direct)
+    _m, child = index.matches(scope(app, "GET", "/api/v1/events"))
+    assert not isinstance(child.get(SELECTED), _Direct)
+
+
+async def _plain(request: Request) -> Response:
+    return PlainTextResponse("plain")
+
+
+@direct
+async def _fast(request: Request) -> Response:
+    return PlainTextResponse("fast")
+
+
+@direct
+async def _fast_token(request: Request, token: str) -> Response:
+    return PlainTextResponse("fast")
+
+
+@direct
+async def _wrong(request: Request, limit: int) -> Response:
+    return PlainTextResponse("never")
+
+
+def _two_routers(first: Callable[..., Any], second: Callable[..., Any], path: str) -> FastAPI:
+    app = FastAPI()
+    one, two = APIRouter(), APIRouter()
+    one.add_api_route(path, first, methods=["POST"])
+    two.add_api_route(path, second, methods=["POST"])
+    app.include_router(one)
+    app.include_router(two)
+    app.router.routes.insert(0, RouteIndex(app.router.routes))
+    return app
+
+
+@pytest.mark.parametrize(("path", "fast"), [("/x", _fast), ("/x/{token}", _fast_token)])
+def test_a_direct_endpoint_behind_another_route_is_not_called_directly(
+    path: str, fast: Callable[..., Any]
+) -> None:
+    app = _two_routers(_plain, fast, path)
+    with TestClient(app) as client:
+        assert client.post(path.replace("{token}", "t")).text == "plain"
+    assert app.router.routes[0]._direct == {}  # type: ignore[attr-defined]
+    app = _two_routers(fast, _plain, path)
+    with TestClient(app) as client:
+        assert client.post(path.replace("{token}", "t")).text == "fast"
+        assert app.router.routes[0]._direct != {}  # type: ignore[attr-defined]
+        assert client.get(path.replace("{token}", "t")).status_code == 405
+
+
+def test_direct_refuses_an_endpoint_that_needs_fastapi() -> None:
+    app = FastAPI()
+    router = APIRouter()
+    router.add_api_route("/y", _wrong, methods=["POST"])
+    app.include_router(router)
+    app.router.routes.insert(0, RouteIndex(app.router.routes))
+    with pytest.raises(TypeError, match="marked direct"), TestClient(app) as client:
+        client.post("/y?limit=1")
+
+
+def test_a_direct_receiver_is_timed_and_its_errors_are_problems(
+    client: TestClient,
+) -> None:
+    r = client.post("/api/v1/events", json={"dedup_key": "k", "summary": "s"})
+    assert r.status_code == 401
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.headers["x-request-id"] and r.headers["x-frame-options"] == "DENY"
+    metrics = client.get("/metrics").text
+    assert 'route="/api/v1/events",status="401"' in metrics

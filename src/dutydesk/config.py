@@ -63,8 +63,9 @@ class Settings(BaseSettings):
     write_concurrency: int = Field(
         0,
         description="Writer threads per process, each committing batches of concurrent "
-        "writes (group commit); 0 means 1, which batching makes enough and which cannot "
-        "deadlock with itself.",
+        "writes (group commit); 0 means the database's default: 1 on SQLite (one writer at "
+        "a time anyway), 2 on PostgreSQL (a second batch runs while the first waits for "
+        "the server).",
     )
 
     # --- the worker

@@ -109,6 +109,17 @@ class Database:
         write_engine = engine.execution_options(sqlite_immediate=True)
         self.write_sessions = sessionmaker(write_engine, expire_on_commit=False)
 
+    @property
+    def writers(self) -> int:
+        """How many group-commit writer threads suit this database when the settings do not
+        say: one on SQLite (one writer at a time anyway; a second would wait in SQLite's
+        busy handler) and for a test's bound connection; two on PostgreSQL, where a writer
+        waits for the server a good part of each batch (round trips, the WAL flush) and a
+        second one runs its batch meanwhile, as a second server process would."""
+        if self.bound or self.engine.dialect.name != "postgresql":
+            return 1
+        return 2
+
     def commit(self, session: Session, *, wait_seconds: float = 30.0) -> None:
         """Commit the session's transaction, and on PostgreSQL do not take a COMMIT whose
         answer was lost for a failure before the server says so.

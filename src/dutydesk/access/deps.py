@@ -38,7 +38,9 @@ class Runtime:
 
     def writes(self) -> GroupCommit:
         if self.committer is None:
-            self.committer = GroupCommit(self.db, writers=self.settings.write_concurrency or 1)
+            self.committer = GroupCommit(
+                self.db, writers=self.settings.write_concurrency or self.db.writers
+            )
         return self.committer
 
     def close(self) -> None:

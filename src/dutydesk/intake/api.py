@@ -46,6 +46,7 @@ from dutydesk.kernel.errors import (
     TooManyRequests,
     Unauthorized,
 )
+from dutydesk.kernel.route_index import direct
 from dutydesk.models import Integration
 
 T = TypeVar("T")
@@ -182,6 +183,7 @@ def _result(done: service.Ingested) -> dict[str, Any]:
     response_model=EventResult | EventBatchResult,
     summary="Send one monitoring event, or a JSON array of up to 1,000 (the batch form).",
 )
+@direct  # called by the route index itself (kernel.route_index)
 async def post_events(request: Request) -> JSONResponse:
     token = _bearer(request)
     body = await _json(request, batch_allowed=True)
@@ -213,6 +215,7 @@ async def post_events(request: Request) -> JSONResponse:
     response_model=dict[str, Any],
     include_in_schema=True,
 )
+@direct
 async def alertmanager_webhook(request: Request, token: str) -> JSONResponse:
     """Prometheus Alertmanager `webhook_configs` receiver (payload version 4)."""
     body = await _json(request)
@@ -231,6 +234,7 @@ def _pd(status: int, state: str, message: str, **extra: Any) -> JSONResponse:
 
 
 @router.post("/v2/enqueue", status_code=202)
+@direct
 async def pagerduty_enqueue(request: Request) -> JSONResponse:
     """PagerDuty Events API v2: `routing_key` is the integration token."""
     raw = await request.body()

@@ -105,6 +105,22 @@ class _Job(Generic[T]):
             self.loop.call_soon_threadsafe(_settle, self.future, ok, value)
 
 
+def _deliver(batch: list[_Job[Any]]) -> None:
+    """Answer a batch's jobs with one wake-up of each waiting event loop (not one per job:
+    each `call_soon_threadsafe` writes to the loop's wake-up pipe)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
+    for job in batch:
+        by_loop.setdefault(job.loop, []).append((job.future, *job.outcome))
+    for loop, answers in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # the caller's loop is gone: nobody waits
+            loop.call_soon_threadsafe(_settle_all, answers)
+
+
+def _settle_all(answers: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for future, ok, value in answers:
+        _settle(future, ok, value)
+
+
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
     if future.done():  # the request was cancelled (client went away)
         return
@@ -228,8 +244,7 @@ class GroupCommit:
                 for job in batch:  # nothing was answered yet: run each job on its own
                     self._run_alone(job)
                 return
-            for job in batch:
-                job.deliver()
+            _deliver(batch)
 
     @staticmethod
     def _run_in_savepoint(session: Session, job: _Job[Any]) -> None:

@@ -19,17 +19,98 @@ router goes on with its own loop over every route, as before:
 * the app runs under a `root_path`, or the request is not HTTP.
 
 It takes no part in URL building or the OpenAPI document (both skip routes of other kinds).
+
+**Direct endpoints.** Even once found, a request to an included router's route went
+through FastAPI's matching of that router again (scope bookkeeping per candidate, route
+versions, telemetry lookups) and its request handler (dependency solving, exit stacks,
+exception wrappers): ~40 µs of a monitoring event's ~95 µs in the app, more than the
+receiver's own work. An endpoint marked with :func:`direct` takes only the request (and
+its path parameters, as strings) and returns a response itself, so none of that does
+anything for it: the index matches such a route with the route's own path pattern, sets
+the scope keys FastAPI would (``endpoint``, ``route``, ``path_params``) and calls the
+endpoint. What is outside the router is unchanged: the middlewares run and an exception
+goes to the app's exception handlers as before. The route stays registered as usual, so
+the OpenAPI document, URL building and the router's own loop (when the index defers) keep
+serving it; only FastAPI's per-route telemetry does not see these requests.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import inspect
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from starlette.routing import BaseRoute, Match, NoMatchFound
+from starlette.convertors import Convertor
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Match, Mount, NoMatchFound, compile_path
 from starlette.types import Receive, Scope, Send
 
 SELECTED = "dutydesk.route"  # scope key: the route the index picked, for `handle`
+DIRECT = "__dutydesk_direct__"  # attribute of an endpoint the index may call directly
+E = TypeVar("E", bound=Callable[..., Awaitable[Response]])
+
+
+def direct(endpoint: E) -> E:
+    """Mark an endpoint `async def f(request: Request, **path params: str) -> Response` as
+    one the index calls itself (see the module's docstring). Checked when the index is
+    built: any other parameter would need FastAPI's dependency solving."""
+    setattr(endpoint, DIRECT, True)
+    return endpoint
+
+
+@dataclass(frozen=True)
+class _Direct:
+    """A route whose endpoint the index calls itself."""
+
+    route: BaseRoute
+    endpoint: Callable[..., Awaitable[Response]]
+    methods: frozenset[str]
+    prefix: str  # the literal part of the path, before its first parameter
+    pattern: re.Pattern[str] | None  # None: the path is the literal prefix alone
+    convertors: dict[str, Convertor[Any]]
+
+    def match(self, scope: Scope) -> dict[str, Any] | None:
+        """The path parameters when the request is for this route (path and method)."""
+        if scope["method"] not in self.methods:
+            return None
+        if self.pattern is None:
+            return {} if scope["path"] == self.prefix else None
+        found = self.pattern.match(scope["path"])
+        if found is None:
+            return None
+        return {k: self.convertors[k].convert(v) for k, v in found.groupdict().items()}
+
+
+def _direct_of(context: Any) -> _Direct | None:
+    route = getattr(context, "original_route", None)
+    endpoint = getattr(route, "endpoint", None)
+    if route is None or not getattr(endpoint, DIRECT, False):
+        return None
+    assert endpoint is not None
+    path = str(context.path_format)
+    pattern, _format, convertors = compile_path(path)
+    parameters = list(inspect.signature(endpoint).parameters.values())
+    if (
+        not parameters
+        or parameters[0].annotation not in (Request, "Request")
+        or {p.name for p in parameters[1:]} != set(convertors)
+        or any(p.annotation not in (str, "str") for p in parameters[1:])
+    ):
+        raise TypeError(
+            f"{endpoint.__qualname__} is marked direct but does not take just the request "
+            f"and the path's parameters {sorted(convertors)} as str"
+        )
+    return _Direct(
+        route=route,
+        endpoint=endpoint,
+        methods=frozenset(getattr(route, "methods", None) or ()),
+        prefix=literal_prefix(path),
+        pattern=pattern if convertors else None,
+        convertors=convertors,
+    )
 
 
 def literal_prefix(path_format: str) -> str:
@@ -46,16 +127,70 @@ def _prefixes(route: BaseRoute) -> tuple[str, ...] | None:
     return tuple(sorted(found))
 
 
+def _contexts(route: BaseRoute) -> list[Any]:
+    """What a route serves, in the order its loop tries it: an included router's effective
+    routes, or the route itself."""
+    contexts = getattr(route, "effective_route_contexts", None)
+    return list(contexts()) if contexts is not None else [route]
+
+
+def _may_take(rival: Any, entry: _Direct) -> bool:
+    """Whether `rival` (tried before `entry`) could match a request `entry` matches: by its
+    path pattern for an entry without parameters, by overlapping literal prefixes
+    otherwise (a cautious answer: the entry is then simply not called directly)."""
+    path = getattr(rival, "path_format", None)
+    methods = getattr(getattr(rival, "original_route", rival), "methods", None)
+    if path is None:  # a route of another kind (a host, say): maybe
+        return True
+    if isinstance(rival, Mount):  # it takes every path below its own
+        return str(path).startswith(entry.prefix) or entry.prefix.startswith(str(path))
+    if methods is not None and not entry.methods & set(methods):
+        return False
+    prefix = literal_prefix(str(path))
+    if entry.pattern is None:
+        return compile_path(str(path))[0].match(entry.prefix) is not None
+    return prefix.startswith(entry.prefix) or entry.prefix.startswith(prefix)
+
+
+def _direct_table(routes: Sequence[BaseRoute]) -> dict[str, list[_Direct]]:
+    """The direct endpoints by literal prefix, each only if nothing tried before it (in
+    the router's order) could match a request it matches."""
+    table: dict[str, list[_Direct]] = {}
+    before: list[Any] = []
+    for route in routes:
+        for context in _contexts(route):
+            entry = _direct_of(context)
+            if entry is not None and not any(_may_take(rival, entry) for rival in before):
+                table.setdefault(entry.prefix, []).append(entry)
+            before.append(context)
+    return table
+
+
 class RouteIndex(BaseRoute):
     def __init__(self, routes: Sequence[BaseRoute]) -> None:
         self.routes = list(routes)
         self._entries: list[tuple[tuple[str, ...] | None, BaseRoute]] | None = None
+        self._direct: dict[str, list[_Direct]] = {}
 
     def _table(self) -> list[tuple[tuple[str, ...] | None, BaseRoute]]:
         # Built at the first request: the routers' effective routes exist by then.
         if self._entries is None:
+            self._direct = _direct_table(self.routes)
             self._entries = [(_prefixes(route), route) for route in self.routes]
         return self._entries
+
+    def _find_direct(self, scope: Scope) -> tuple[_Direct, dict[str, Any]] | None:
+        path = scope["path"]
+        entries = self._direct.get(path)  # a path without parameters: the common case
+        if entries is None:
+            entries = [
+                e for prefix, es in self._direct.items() if path.startswith(prefix) for e in es
+            ]
+        for entry in entries:
+            params = entry.match(scope)
+            if params is not None:
+                return entry, params
+        return None
 
     def find(self, scope: Scope) -> tuple[BaseRoute | None, Scope]:
         """The route the router's loop would pick with a full match, or None when the
@@ -78,13 +213,24 @@ class RouteIndex(BaseRoute):
         return None, {}
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if self._direct and scope["type"] == "http" and not scope.get("root_path"):
+            found = self._find_direct(scope)
+            if found is not None:
+                entry, params = found
+                picked = {"endpoint": entry.endpoint, "route": entry.route, "path_params": params}
+                return Match.FULL, {**picked, SELECTED: entry}
         route, child = self.find(scope)
         if route is None:
             return Match.NONE, {}
         return Match.FULL, {**child, SELECTED: route}
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route: BaseRoute = scope.pop(SELECTED)
+        route: BaseRoute | _Direct = scope.pop(SELECTED)
+        if isinstance(route, _Direct):
+            request = Request(scope, receive, send)
+            response = await route.endpoint(request, **scope["path_params"])
+            await response(scope, receive, send)
+            return
         await route.handle(scope, receive, send)
 
     def url_path_for(self, name: str, /, **path_params: Any) -> Any:
