@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -276,6 +276,28 @@ def test_a_failing_merged_call_runs_its_jobs_alone(fresh_db: Database) -> None:
     assert isinstance(results[1], InvalidInput)
     assert CALLS == [["a", "!bad", "c"], ["a"], ["!bad"], ["c"]]
     assert _customers(fresh_db) == {"a", "c"}  # nothing of the failed call was kept twice
+
+
+def test_a_batch_of_one_merged_run_takes_no_savepoint(fresh_db: Database) -> None:
+    """Its call's failure undoes the whole transaction, which holds nothing else: the
+    batch is rolled back and its jobs run one by one (previous test), so a savepoint
+    around the call would only cost round trips."""
+    CALLS.clear()
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        statements.append(statement)
+
+    gc = GroupCommit(fresh_db)
+    event.listen(fresh_db.engine, "before_cursor_execute", seen)
+    try:
+        results = asyncio.run(_gather_merged(gc, [("k", "a"), ("k", "b"), ("k", "c")]))
+    finally:
+        event.remove(fresh_db.engine, "before_cursor_execute", seen)
+        gc.close()
+    assert results == ["A", "B", "C"] and CALLS == [["a", "b", "c"]]
+    assert not [s for s in statements if "SAVEPOINT" in s.upper()]
+    assert _customers(fresh_db) == {"a", "b", "c"}
 
 
 def test_a_lost_answer_to_commit_is_asked_of_the_server(fresh_db: Database) -> None:

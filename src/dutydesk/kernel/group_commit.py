@@ -234,11 +234,15 @@ class GroupCommit:
             try:
                 with self.db.write_sessions() as session:
                     session.info[PINNED] = []
-                    for run in _runs(batch):
-                        if len(run) > 1 and self._run_merged(session, run):
-                            continue
-                        for job in run:
-                            self._run_in_savepoint(session, job)
+                    runs = _runs(batch)
+                    if len(runs) == 1 and runs[0][0].merge is not None:
+                        self._run_one_merged(session, batch)
+                    else:
+                        for run in runs:
+                            if len(run) > 1 and self._run_merged(session, run):
+                                continue
+                            for job in run:
+                                self._run_in_savepoint(session, job)
                     self.db.commit(session)  # a lost answer to COMMIT: asks the server
             except Exception:
                 for job in batch:  # nothing was answered yet: run each job on its own
@@ -261,13 +265,9 @@ class GroupCommit:
     @staticmethod
     def _run_merged(session: Session, run: list[_Job[Any]]) -> bool:
         """Run the items of merged jobs in one call; False (and nothing kept) if it fails."""
-        merge = run[0].merge
-        assert merge is not None
         savepoint = session.begin_nested()
         try:
-            results = merge.many(session, [job.merge.item for job in run if job.merge])
-            if len(results) != len(run):
-                raise RuntimeError(f"{len(results)} results for {len(run)} merged jobs")
+            results = _many(session, run)
             savepoint.commit()
         except Exception as exc:
             savepoint.rollback()
@@ -277,6 +277,24 @@ class GroupCommit:
         for job, result in zip(run, results, strict=True):
             job.outcome = (True, result)
         return True
+
+    def _run_one_merged(self, session: Session, batch: list[_Job[Any]]) -> None:
+        """A batch that is one merged run (a burst of events from one integration): the
+        call needs no savepoint of its own (two round trips on PostgreSQL), since if it
+        fails the transaction holds nothing else; it is then rolled back and the jobs run
+        one by one, each in its savepoint, as any batch's jobs."""
+        try:
+            results = _many(session, batch)
+        except Exception as exc:
+            session.rollback()
+            if _database_trouble(exc):
+                raise
+            session.info[PINNED] = []
+            for job in batch:
+                self._run_in_savepoint(session, job)
+            return
+        for job, result in zip(batch, results, strict=True):
+            job.outcome = (True, result)
 
     def _run_alone(self, job: _Job[Any]) -> None:
         for attempt in range(1, RETRIES + 1):
@@ -294,6 +312,16 @@ class GroupCommit:
                 if not (_transient(exc) and attempt < RETRIES):
                     break
         job.deliver()
+
+
+def _many(session: Session, run: list[_Job[Any]]) -> list[Any]:
+    """The results of a run of merged jobs, from one call of their function."""
+    merge = run[0].merge
+    assert merge is not None
+    results = merge.many(session, [job.merge.item for job in run if job.merge])
+    if len(results) != len(run):
+        raise RuntimeError(f"{len(results)} results for {len(run)} merged jobs")
+    return results
 
 
 def _one_result(results: list[T]) -> T:
