@@ -110,8 +110,8 @@ def _batch_with_commit(
     real = db.write_sessions
     sessions: list[Session] = []
 
-    def factory() -> Session:
-        session = real()
+    def factory(**kw: Any) -> Session:
+        session = real(**kw)
         if len(sessions) == 1:  # after the holding job: the batch's session
             session.commit = commit(session)  # type: ignore[method-assign]
         sessions.append(session)
@@ -369,3 +369,35 @@ def test_a_second_writer_runs_a_batch_while_the_first_is_busy(fresh_db: Database
 
     assert asyncio.run(scenario()) == ("held", "Meanwhile")
     assert _customers(fresh_db) == {"Meanwhile"}
+
+
+def test_a_writer_keeps_its_connection_and_replaces_a_lost_one(fresh_db: Database) -> None:
+    """No pool checkout (and on PostgreSQL no ping) per batch: the writer thread keeps its
+    connection; once SQLAlchemy has invalidated it (the database went away), the next
+    batch opens a new one."""
+
+    def connection_of(session: Session) -> Any:  # the object: held, so never a reused id
+        return session.connection().connection.dbapi_connection
+
+    def lose(session: Session) -> Any:
+        found = connection_of(session)
+        session.connection().invalidate()  # what a lost connection leaves behind
+        return found
+
+    async def scenario() -> list[Any]:
+        gc = GroupCommit(fresh_db)
+        try:
+            first = await gc.run(connection_of)
+            second = await gc.run(connection_of)
+            lost = await asyncio.gather(gc.run(lose), return_exceptions=True)
+            after = await gc.run(connection_of)
+            added = await gc.run(_add_customer("After"))
+            return [first, second, *lost, after, added]
+        finally:
+            gc.close()
+
+    first, second, lost, after, added = asyncio.run(scenario())
+    assert first is second  # the same connection for both batches
+    assert after is not first and added == "After"
+    assert _customers(fresh_db) == {"After"}
+    del lost  # the job on the lost connection failed or not: the database decides

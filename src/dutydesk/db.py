@@ -98,6 +98,8 @@ class Database:
 
     def __init__(self, engine: Engine, *, bind: Connection | None = None) -> None:
         self.engine = engine
+        # Writers take SQLite's write lock up front (BEGIN IMMEDIATE; see make_engine).
+        self.write_engine = engine.execution_options(sqlite_immediate=True)
         self.bound = bind is not None  # joined to a test's transaction: invisible elsewhere
         if bind is not None:
             # Tests: every session joins the test's outer transaction through a SAVEPOINT.
@@ -106,8 +108,7 @@ class Database:
             )
             return
         self.read_sessions = sessionmaker(engine, expire_on_commit=False)
-        write_engine = engine.execution_options(sqlite_immediate=True)
-        self.write_sessions = sessionmaker(write_engine, expire_on_commit=False)
+        self.write_sessions = sessionmaker(self.write_engine, expire_on_commit=False)
 
     @property
     def writers(self) -> int:

@@ -44,7 +44,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import Connection, event
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import ORMExecuteState, Session
 
@@ -145,6 +145,7 @@ class GroupCommit:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._held = threading.local()  # each writer thread's connection (`_session`)
         self.batches = 0  # statistics, read by tests and benchmarks
         self.jobs = 0
 
@@ -201,6 +202,33 @@ class GroupCommit:
             return True
 
     def _serve(self) -> None:
+        try:
+            self._serve_batches()
+        finally:
+            held: Connection | None = getattr(self._held, "connection", None)
+            self._held.connection = None
+            if held is not None:
+                with contextlib.suppress(Exception):  # the database may be gone: no matter
+                    held.close()
+
+    def _session(self) -> Session:
+        """A write session on this writer thread's own connection, kept from one batch to
+        the next: checking one out of the pool for every batch cost a pool round and, on
+        PostgreSQL, a ping (`pool_pre_ping`), a round trip per batch. A connection the
+        database lost is invalidated by SQLAlchemy; the next batch opens a new one (and
+        a job that failed on it runs again, as `_transient` says). A test's bound
+        database keeps its one connection."""
+        if self.db.bound:
+            return self.db.write_sessions()
+        held: Connection | None = getattr(self._held, "connection", None)
+        if held is None or held.invalidated or held.closed:
+            if held is not None:
+                with contextlib.suppress(Exception):
+                    held.close()
+            held = self._held.connection = self.db.write_engine.connect()
+        return self.db.write_sessions(bind=held)
+
+    def _serve_batches(self) -> None:
         while True:
             try:
                 first = self._queue.get(timeout=self.idle_seconds)
@@ -232,7 +260,7 @@ class GroupCommit:
             self._run_alone(batch[0])
         else:
             try:
-                with self.db.write_sessions() as session:
+                with self._session() as session:
                     session.info[PINNED] = []
                     runs = _runs(batch)
                     if len(runs) == 1 and runs[0][0].merge is not None:
@@ -299,7 +327,7 @@ class GroupCommit:
     def _run_alone(self, job: _Job[Any]) -> None:
         for attempt in range(1, RETRIES + 1):
             try:
-                with self.db.write_sessions() as session:
+                with self._session() as session:
                     try:
                         job.outcome = (True, job.fn(session))
                         self.db.commit(session)
