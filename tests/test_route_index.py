@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
 from fastapi.testclient import TestClient
 from starlette.routing import BaseRoute, Match, compile_path
@@ -209,6 +209,16 @@ def test_direct_refuses_an_endpoint_that_needs_fastapi() -> None:
     app.router.routes.insert(0, RouteIndex(app.router.routes))
     with pytest.raises(TypeError, match="marked direct"), TestClient(app) as client:
         client.post("/y?limit=1")
+
+
+def test_direct_refuses_an_endpoint_whose_router_adds_dependencies() -> None:
+    app = FastAPI()
+    router = APIRouter()
+    router.add_api_route("/z", _fast, methods=["POST"])
+    app.include_router(router, dependencies=[Depends(lambda: None)])
+    app.router.routes.insert(0, RouteIndex(app.router.routes))
+    with pytest.raises(TypeError, match="adds dependencies"), TestClient(app) as client:
+        client.post("/z")
 
 
 def test_a_direct_receiver_is_timed_and_its_errors_are_problems(

@@ -93,6 +93,11 @@ def _direct_of(context: Any) -> _Direct | None:
     path = str(context.path_format)
     pattern, _format, convertors = compile_path(path)
     parameters = list(inspect.signature(endpoint).parameters.values())
+    if getattr(context, "dependencies", None) or getattr(context, "max_body_size", None):
+        raise TypeError(
+            f"{endpoint.__qualname__} is marked direct but its router adds dependencies or "
+            "a body limit, which only FastAPI's request handler applies"
+        )
     if (
         not parameters
         or parameters[0].annotation not in (Request, "Request")
