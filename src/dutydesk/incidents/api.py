@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Header, Query, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
+from pydantic import TypeAdapter
 from sqlalchemy.orm import Session
 
 from dutydesk.access.deps import Api, ApiContext
@@ -47,13 +48,27 @@ router = APIRouter(prefix="/api/v1", tags=["incidents"])
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 ACTIVE_TYPES = collaboration.ACTIVE_TYPES
+_LIST_JSON = TypeAdapter(IncidentList)
+# The fields of IncidentRead that are columns of Incident (the others have defaults).
+_READ_COLUMNS = frozenset(IncidentRead.model_fields) & {
+    a.key for a in Incident.__mapper__.column_attrs
+}
+
+
+def _read(incident: Incident, actor: Actor) -> IncidentRead:
+    # A row whose columns are all loaded (a list page's rows) is read from its instance
+    # dict: one descriptor call per field cost a fifth of a list page. One with expired or
+    # unloaded columns (just flushed, say) is read through its attributes, which load them.
+    values = incident.__dict__
+    read = IncidentRead.model_validate(values if values.keys() >= _READ_COLUMNS else incident)
+    read.allowed_actions = allowed_actions(Status(incident.state), actor.role)
+    return read
 
 
 def present(incident: Incident, actor: Actor, session: Session | None = None) -> dict[str, Any]:
     """The incident as the API shows it; with a session, its SLA clocks (and, for staff, its
     escalations) too."""
-    read = IncidentRead.model_validate(incident)
-    read.allowed_actions = allowed_actions(Status(incident.state), actor.role)
+    read = _read(incident, actor)
     if session is not None:
         read.sla = [ClockRead.model_validate(c) for c in sla_queries.clock_views(session, incident)]
         if actor.is_staff:
@@ -185,19 +200,20 @@ async def list_incidents(
         updated_before=updated_before,
     )
 
-    def work(session: Session, actor: Actor) -> dict[str, Any]:
+    def work(session: Session, actor: Actor) -> bytes:
         page = queries.list_incidents(
             session, actor, flt, sort=sort, limit=limit, cursor=cursor, count=count
         )
-        body: dict[str, Any] = {
-            "items": [present(i, actor) for i in page.items],
-            "next_cursor": page.next_cursor,
-        }
-        if count:
-            body["total"] = page.total
-        return body
+        body = IncidentList(
+            items=[_read(i, actor) for i in page.items],
+            next_cursor=page.next_cursor,
+            total=page.total if count else None,
+        )
+        # Written by pydantic's own JSON serializer: building the dicts of 50 items and
+        # encoding them with the json module was ~30 % of a page's CPU.
+        return _LIST_JSON.dump_json(body, exclude=None if count else {"total"})
 
-    return JSONResponse(await api.read(work))  # "total" only when asked for
+    return Response(await api.read(work), media_type="application/json")
 
 
 @router.get("/incidents/{number}", response_model=IncidentRead)
