@@ -99,15 +99,10 @@ class _Job(Generic[T]):
     outcome: tuple[bool, Any] = field(default=(False, None))
     merge: _Merge | None = None  # how it may run together with its neighbours
 
-    def deliver(self) -> None:
-        ok, value = self.outcome
-        with contextlib.suppress(RuntimeError):  # the caller's loop is gone: nobody waits
-            self.loop.call_soon_threadsafe(_settle, self.future, ok, value)
-
 
 def _deliver(batch: list[_Job[Any]]) -> None:
-    """Answer a batch's jobs with one wake-up of each waiting event loop (not one per job:
-    each `call_soon_threadsafe` writes to the loop's wake-up pipe)."""
+    """Answer jobs with one wake-up of each waiting event loop (not one per job: each
+    `call_soon_threadsafe` writes to the loop's wake-up pipe)."""
     by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
     for job in batch:
         by_loop.setdefault(job.loop, []).append((job.future, *job.outcome))
@@ -339,7 +334,7 @@ class GroupCommit:
                 job.outcome = (False, exc)
                 if not (_transient(exc) and attempt < RETRIES):
                     break
-        job.deliver()
+        _deliver([job])
 
 
 def _many(session: Session, run: list[_Job[Any]]) -> list[Any]:
