@@ -126,26 +126,38 @@ async def drive(app: Any, args: argparse.Namespace, token: str) -> tuple[int, di
     return args.requests, statuses
 
 
-def count_statements(engine: Any) -> Counter[str]:
-    """Every statement the engine sends, by its text (executemany counts once)."""
-    from sqlalchemy import event
+class Statements:
+    """Every statement the engine sends, by its text (executemany counts once), and the
+    wall time the driver spent running them (from before to after the cursor call)."""
 
-    seen: Counter[str] = Counter()
+    def __init__(self, engine: Any) -> None:
+        from sqlalchemy import event
 
-    @event.listens_for(engine, "before_cursor_execute")
-    def _count(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
-        seen[" ".join(statement.split())[:150]] += 1
+        self.count: Counter[str] = Counter()
+        self.seconds: Counter[str] = Counter()
+        self._started = threading.local()
+        event.listen(engine, "before_cursor_execute", self._before)
+        event.listen(engine, "after_cursor_execute", self._after)
 
-    return seen
+    def _before(self, conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        self._started.at = time.perf_counter()
 
+    def _after(self, conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        key = " ".join(statement.split())[:150]
+        self.count[key] += 1
+        self.seconds[key] += time.perf_counter() - self._started.at
 
-def print_statements(seen: Counter[str], batches: int) -> None:
-    total = sum(seen.values())
-    print(
-        f"\n===== statements: {total} in {batches} batches ({total / max(batches, 1):.1f} a batch)"
-    )
-    for statement, count in seen.most_common():
-        print(f"{count:8d}  {statement}")
+    def print(self, batches: int, items: int) -> None:
+        total = sum(self.count.values())
+        spent = sum(self.seconds.values())
+        print(
+            f"\n===== statements: {total} in {batches} batches ({total / max(batches, 1):.1f} a"
+            f" batch); {1000 * spent / max(items, 1):.3f} ms in the driver per item"
+        )
+        print("   count  ms/item  statement")
+        for statement, count in self.count.most_common():
+            per_item = 1000 * self.seconds[statement] / max(items, 1)
+            print(f"{count:8d}  {per_item:7.3f}  {statement}")
 
 
 def report(profile: cProfile.Profile | None, title: str, limit: int, sort: str) -> None:
@@ -193,7 +205,7 @@ def main() -> None:
         settings = Settings(database_url=url, serve_worker=False, storage_dir=cwd / "files")
         app = create_app(settings)
         writer = WriterProfile(not args.no_profile)
-        statements = count_statements(app.state.runtime.db.engine) if args.sql else None
+        statements = Statements(app.state.runtime.db.engine) if args.sql else None
         loop_profile = cProfile.Profile(time.thread_time) if args.loop_profile else None
         # warm-up: imports, caches, the first connection
         warm = argparse.Namespace(**{**vars(args), "requests": 20, "concurrency": 4})
@@ -205,7 +217,8 @@ def main() -> None:
             writer.profile = cProfile.Profile(time.thread_time)
         batches0 = app.state.runtime.committer.batches
         if statements is not None:
-            statements.clear()
+            statements.count.clear()
+            statements.seconds.clear()
         cpu0, wall0 = time.process_time(), time.perf_counter()
         if loop_profile is not None:
             loop_profile.enable()
@@ -234,7 +247,7 @@ def main() -> None:
             )
         )
         if statements is not None:
-            print_statements(statements, app.state.runtime.committer.batches - batches0)
+            statements.print(app.state.runtime.committer.batches - batches0, items)
         report(writer.profile, "writer thread", args.limit, args.sort)
         report(loop_profile, "event loop thread", args.limit, args.sort)
         if args.dump is not None and writer.profile is not None:

@@ -40,16 +40,16 @@ def as_level(row: EscalationLevel) -> rules.Level:
     )
 
 
+_ACTIVE_LEVELS = (  # built once: every write batch that logs or changes an incident runs it
+    select(EscalationLevel).where(EscalationLevel.active.is_(True)).order_by(EscalationLevel.id)
+)
+
+
 def active_levels(session: Session) -> tuple[rules.Level, ...]:
     """The active levels as plain values, read once per transaction."""
     cached: tuple[rules.Level, ...] | None = session.info.get(LEVELS)
     if cached is None:
-        rows = session.scalars(
-            select(EscalationLevel)
-            .where(EscalationLevel.active.is_(True))
-            .order_by(EscalationLevel.id)
-        )
-        cached = tuple(as_level(row) for row in rows)
+        cached = tuple(as_level(row) for row in session.scalars(_ACTIVE_LEVELS))
         session.info[LEVELS] = cached
     return cached
 

@@ -21,6 +21,9 @@ from dutydesk.models import Setting
 MATRIX_KEY = "priority_matrix"
 CHECKLIST_KEY = "logging_checklist"
 LOGGING_RULES = "dutydesk.logging_rules"  # session.info key: read once per transaction
+_LOGGING_ROWS = select(Setting.key, Setting.value).where(
+    Setting.key.in_((MATRIX_KEY, CHECKLIST_KEY))
+)  # built once: every write batch that logs an incident runs it
 
 
 def _read(session: Session, key: str) -> object | None:
@@ -67,8 +70,7 @@ def get_logging_rules(session: Session) -> tuple[PriorityMatrix, tuple[str, ...]
     cached: tuple[PriorityMatrix, tuple[str, ...]] | None = session.info.get(LOGGING_RULES)
     if cached is not None:
         return cached
-    query = select(Setting.key, Setting.value).where(Setting.key.in_((MATRIX_KEY, CHECKLIST_KEY)))
-    rows = {key: value for key, value in session.execute(query).all()}
+    rows = {key: value for key, value in session.execute(_LOGGING_ROWS).all()}
     found = (
         _matrix(json.loads(rows[MATRIX_KEY]) if MATRIX_KEY in rows else None),
         _checklist(json.loads(rows[CHECKLIST_KEY]) if CHECKLIST_KEY in rows else None),

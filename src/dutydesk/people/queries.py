@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import literal, select, union_all
+from sqlalchemy import bindparam, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from dutydesk.access.policy import Actor, Role
@@ -99,12 +99,26 @@ def get_token(session: Session, token_id: int) -> ApiToken:
     return token
 
 
+# Statements every write batch runs are built once: building one (operators, coercions,
+# its cache key) cost more than running it.
+_ACTIVE_TOKEN = (
+    select(ApiToken, User)
+    .join(User, User.id == ApiToken.user_id)
+    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None))
+)
+_REACH = union_all(  # an actor's groups, served customers and own customer's sharing
+    select(literal("g"), GroupMember.group_id).where(GroupMember.user_id == bindparam("user_id")),
+    select(literal("c"), AgentCustomer.customer_id).where(
+        AgentCustomer.user_id == bindparam("user_id")
+    ),
+    select(literal("s"), Customer.id).where(
+        Customer.id == bindparam("customer_id"), Customer.share_incidents.is_(True)
+    ),
+)
+
+
 def find_active_token(session: Session, token_hash: str) -> tuple[ApiToken, User] | None:
-    row = session.execute(
-        select(ApiToken, User)
-        .join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None))
-    ).first()
+    row = session.execute(_ACTIVE_TOKEN, {"token_hash": token_hash}).first()
     if row is None or not row[1].is_active:
         return None
     return row[0], row[1]
@@ -119,14 +133,7 @@ def build_actor(
     request_id: str | None = None,
 ) -> Actor:
     # One round trip for the actor's reach: groups, served customers, customer sharing.
-    reach = union_all(
-        select(literal("g"), GroupMember.group_id).where(GroupMember.user_id == user.id),
-        select(literal("c"), AgentCustomer.customer_id).where(AgentCustomer.user_id == user.id),
-        select(literal("s"), Customer.id).where(
-            Customer.id == user.customer_id, Customer.share_incidents.is_(True)
-        ),
-    )
-    rows = session.execute(reach).all()
+    rows = session.execute(_REACH, {"user_id": user.id, "customer_id": user.customer_id}).all()
     group_ids = frozenset(ident for kind, ident in rows if kind == "g")
     served = frozenset(ident for kind, ident in rows if kind == "c")
     shares = any(kind == "s" for kind, _ in rows)

@@ -25,8 +25,11 @@ from dutydesk.routing.conditions import RuleSpec, check_rule
 RULES = "dutydesk.routing.rules"  # session.info cache of the active rules, per transaction
 
 
+_RULES_IN_ORDER = select(RoutingRule).order_by(RoutingRule.position, RoutingRule.id)  # built once
+
+
 def list_rules(session: Session) -> list[RoutingRule]:
-    return list(session.scalars(select(RoutingRule).order_by(RoutingRule.position, RoutingRule.id)))
+    return list(session.scalars(_RULES_IN_ORDER))
 
 
 @dataclass(frozen=True)

@@ -82,10 +82,15 @@ def calendar_of(session: Session, calendar_id: int) -> Calendar:
     return cache[calendar_id]
 
 
+# Built once: every write batch that logs or changes an incident runs them.
+_ACTIVE_POLICIES = select(SlaPolicy).where(SlaPolicy.active.is_(True))
+_ACTIVE_OLAS = select(OlaPolicy).where(OlaPolicy.active.is_(True))
+
+
 def active_policies(session: Session) -> list[SlaPolicy]:
     cached: list[SlaPolicy] | None = session.info.get(POLICIES)
     if cached is None:
-        cached = list(session.scalars(select(SlaPolicy).where(SlaPolicy.active.is_(True))))
+        cached = list(session.scalars(_ACTIVE_POLICIES))
         session.info[POLICIES] = cached
     return cached
 
@@ -93,7 +98,7 @@ def active_policies(session: Session) -> list[SlaPolicy]:
 def active_olas(session: Session) -> list[OlaPolicy]:
     cached: list[OlaPolicy] | None = session.info.get(OLAS)
     if cached is None:
-        cached = list(session.scalars(select(OlaPolicy).where(OlaPolicy.active.is_(True))))
+        cached = list(session.scalars(_ACTIVE_OLAS))
         session.info[OLAS] = cached
     return cached
 
