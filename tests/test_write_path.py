@@ -25,7 +25,7 @@ from dutydesk.escalation import service as escalation
 from dutydesk.incidents import history
 from dutydesk.incidents.actions import perform_action
 from dutydesk.incidents.schemas import ActionRequest, IncidentCreate
-from dutydesk.incidents.service import open_incident
+from dutydesk.incidents.service import open_incident, open_incidents
 from dutydesk.intake import admin as intake_admin
 from dutydesk.intake import queries as intake_queries
 from dutydesk.intake import service as intake
@@ -33,7 +33,7 @@ from dutydesk.kernel import clock
 from dutydesk.kernel.errors import InvalidInput
 from dutydesk.kernel.group_commit import PINNED, GroupCommit, _Job
 from dutydesk.kernel.persistence import transaction_scoped
-from dutydesk.models import Alert, Incident, IncidentEvent, Integration, SlaClock, User
+from dutydesk.models import Alert, Customer, Incident, IncidentEvent, Integration, SlaClock, User
 from dutydesk.people.queries import build_actor
 from dutydesk.sla import queries as sla_queries
 from dutydesk.sla import service as sla
@@ -274,6 +274,49 @@ def _cancel(session: Session, cast: Cast, incident: Incident) -> None:
     actor = build_actor(session, cast.bob.user)
     req = ActionRequest(reason="duplicate")
     perform_action(session, actor, incident, "cancel", req, settings=Settings())
+
+
+def test_a_group_of_new_incidents_is_written_by_one_insert(fresh_db: Database, cast: Cast) -> None:
+    """On SQLite the ids are given before the flush (SQLAlchemy would otherwise insert each
+    row alone); PostgreSQL batches generated ids itself. Either way: one INSERT, and the ids
+    are the ones the database would have chosen, in order."""
+    with fresh_db.unit_of_work() as s:
+        # as in a group-commit batch: the rows it loads are held (pinned), its caches warm
+        caller = s.get(User, cast.dave.user.id)
+        assert caller is not None
+        held = [caller, s.get(Customer, caller.customer_id)]
+        first = _logged(s, cast, "first of the transaction")
+        actor = build_actor(s, cast.bob.user)
+        requests = [(actor, _body(cast, f"group {n}")) for n in range(5)]
+        with statements(s) as sql:
+            opened = open_incidents(s, requests, settings=Settings())
+        assert sum(q.lstrip().startswith("INSERT INTO incident ") for q in sql) == 1
+        assert [i.id for i in opened] == list(range(first.id + 1, first.id + 6))
+        numbers = [i.number for i in opened]
+        del held
+    with fresh_db.unit_of_work() as s:
+        stored = s.execute(
+            select(Incident.id, Incident.number, Incident.short_description)
+            .where(Incident.id > first.id)
+            .order_by(Incident.id)
+        ).all()
+        assert [tuple(r) for r in stored] == [
+            (first.id + n + 1, numbers[n], f"group {n}") for n in range(5)
+        ]
+        assert _logged(s, cast, "after").id == first.id + 6  # the next one follows them
+
+
+def test_incidents_pending_besides_the_group_keep_generated_ids(
+    fresh_db: Database, cast: Cast
+) -> None:
+    with fresh_db.unit_of_work() as s:
+        actor = build_actor(s, cast.bob.user)
+        other = open_incident(s, actor, _body(cast, "pending alone"), settings=Settings())
+        opened = open_incidents(
+            s, [(actor, _body(cast, f"g{n}")) for n in range(3)], settings=Settings()
+        )
+        ids = [other.id, *(i.id for i in opened)]
+        assert None not in ids and len(set(ids)) == 4
 
 
 def test_started_clocks_are_written_after_the_flush_by_one_insert(

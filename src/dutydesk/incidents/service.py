@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -69,6 +69,31 @@ def reserve_numbers(session: Session, n: int, prefix: str = "INC", width: int = 
             pass  # another transaction created it first
         value = session.connection().execute(_BUMP, params).scalar_one()
     return [f"{prefix}{v:0{width}d}" for v in range(value - n + 1, value + 1)]
+
+
+_INCIDENTS: Table = Incident.__table__  # type: ignore[assignment]
+_LAST_ID = select(func.max(_INCIDENTS.c.id))
+
+
+def _give_ids(session: Session, incidents: list[Incident]) -> None:
+    """On SQLite, the ids of a batch of new incidents, so its flush is one INSERT: without
+    them SQLAlchemy inserts each row with its own statement, as SQLite cannot say which row
+    of a multi-row INSERT … RETURNING got which id (a third of a create's flush). They are
+    the ids SQLite would choose (max + 1, the table has no AUTOINCREMENT), and nothing else
+    can insert in between: a SQLite write transaction holds the database's one write lock
+    from its start (BEGIN IMMEDIATE), and these are the only incidents pending. PostgreSQL
+    batches rows with generated ids itself, and keeps its sequence."""
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite" or len(incidents) < 2:
+        return
+    if any(i.id is not None for i in incidents):
+        return
+    ours = {id(i) for i in incidents}
+    if any(isinstance(o, Incident) and id(o) not in ours for o in session.new):
+        return
+    last = session.connection().execute(_LAST_ID).scalar() or 0
+    for offset, incident in enumerate(incidents, start=1):
+        incident.id = last + offset
 
 
 def etag(incident: Incident) -> str:
@@ -308,6 +333,7 @@ def open_incidents(
         if each is not None:
             each(i, incident)
         opened.append(incident)
+    _give_ids(session, opened)
     session.flush()
     return opened
 
