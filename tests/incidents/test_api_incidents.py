@@ -16,6 +16,27 @@ def test_log_an_incident_and_read_it_back(client, cast) -> None:
     assert "assign" in got.json()["allowed_actions"]
 
 
+def test_the_create_answer_is_the_incident_as_read(client, cast) -> None:
+    """The create's body is written as JSON in the writer thread; it must be what a read
+    of the new incident gives (the SLA clocks' running figures aside), with its headers."""
+    r = client.post(
+        "/api/v1/incidents",
+        json={"short_description": "Printer <b>jammed</b> — ünïcode", "caller_id": cast.dave.id}
+        | {"impact": 2, "urgency": 3},
+        headers=cast.alice.headers,
+    )
+    assert r.status_code == 201 and r.headers["content-type"] == "application/json"
+    created = r.json()
+    assert r.headers["etag"] == f'"{created["version"]}"'
+    assert r.headers["location"] == f"/api/v1/incidents/{created['number']}"
+    assert "ünïcode".encode() in r.content  # UTF-8, not \u escapes, as JSONResponse writes
+    got = client.get(r.headers["location"], headers=cast.alice.headers).json()
+    running = {"elapsed_seconds", "remaining_seconds", "percent", "state"}
+    for body in (created, got):
+        body["sla"] = [{k: v for k, v in c.items() if k not in running} for c in body["sla"]]
+    assert created == got and len(created["sla"]) == 2
+
+
 def test_numbers_are_sequential(client, cast) -> None:
     a = new_incident(client, cast.dave)
     b = new_incident(client, cast.dave)

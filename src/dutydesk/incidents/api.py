@@ -49,6 +49,7 @@ IfMatch = Annotated[str | None, Header(alias="If-Match")]
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 ACTIVE_TYPES = collaboration.ACTIVE_TYPES
 _LIST_JSON = TypeAdapter(IncidentList)
+_READ_JSON = TypeAdapter(IncidentRead).dump_json
 # The fields of IncidentRead that are columns of Incident (the others have defaults).
 _READ_COLUMNS = frozenset(IncidentRead.model_fields) & {
     a.key for a in Incident.__mapper__.column_attrs
@@ -65,16 +66,40 @@ def _read(incident: Incident, actor: Actor) -> IncidentRead:
     return read
 
 
-def present(incident: Incident, actor: Actor, session: Session | None = None) -> dict[str, Any]:
-    """The incident as the API shows it; with a session, its SLA clocks (and, for staff, its
-    escalations) too."""
+def _presented(incident: Incident, actor: Actor, session: Session | None) -> IncidentRead:
     read = _read(incident, actor)
     if session is not None:
         read.sla = [ClockRead.model_validate(c) for c in sla_queries.clock_views(session, incident)]
         if actor.is_staff:
             found = escalation_queries.list_escalations(session, incident)
             read.escalations = [EscalationRead.model_validate(e) for e in found]
-    return read.model_dump(mode="json")
+    return read
+
+
+def present(incident: Incident, actor: Actor, session: Session | None = None) -> dict[str, Any]:
+    """The incident as the API shows it; with a session, its SLA clocks (and, for staff, its
+    escalations) too."""
+    return _presented(incident, actor, session).model_dump(mode="json")
+
+
+@dataclass(frozen=True)
+class Written:
+    """`present`'s answer already written as JSON, by pydantic's serializer in the thread
+    that made it: the event loop only sends the bytes (encoding the dict there was a tenth
+    of its time per create)."""
+
+    body: bytes
+    number: str
+    version: int
+
+    def response(self, status_code: int, **headers: str) -> Response:
+        headers = {"ETag": f'"{self.version}"', **headers}
+        return Response(self.body, status_code, headers, media_type="application/json")
+
+
+def present_json(incident: Incident, actor: Actor, session: Session) -> Written:
+    read = _presented(incident, actor, session)
+    return Written(_READ_JSON(read), read.number, read.version)
 
 
 def with_etag(body: dict[str, Any], status_code: int = 200, **headers: str) -> JSONResponse:
@@ -118,14 +143,14 @@ async def create_incident(body: IncidentCreate, api: Api, key: IdemKey = None) -
             idempotency.finish(record, 201, result)
         return 201, result
 
+    if key is None:  # with its neighbours in the group commit (`_open_many`)
+        written = await api.merged_write(
+            ("open_incident", api.token), _Create(api, body), _open_many
+        )
+        return written.response(201, Location=f"/api/v1/incidents/{written.number}")
     for _attempt in range(3):
         try:
-            if key is None:  # with its neighbours in the group commit (`_open_many`)
-                status_code, result = await api.merged_write(
-                    ("open_incident", api.token), _Create(api, body), _open_many
-                )
-            else:
-                status_code, result = await api.write(work)
+            status_code, result = await api.write(work)
             break
         except idempotency.KeyInUse:
             continue  # the other request committed first: replay its response
@@ -143,14 +168,12 @@ class _Create:
     body: IncidentCreate
 
 
-def _open_many(session: Session, creates: list[_Create]) -> list[tuple[int, dict[str, Any]]]:
+def _open_many(session: Session, creates: list[_Create]) -> list[Written]:
     """Creates with the same token that queued up together, opened as one group; if one of
     them fails, the group commit runs each alone (each request gets its own answer)."""
     requests = [(create.api.writer(session), create.body) for create in creates]
     opened = service.open_incidents(session, requests, settings=creates[0].api.settings)
-    return [
-        (201, present(i, actor, session)) for i, (actor, _) in zip(opened, requests, strict=True)
-    ]
+    return [present_json(i, actor, session) for i, (actor, _) in zip(opened, requests, strict=True)]
 
 
 @router.get("/incidents", response_model=IncidentList)
