@@ -1,25 +1,38 @@
 """Benchmark: incidents created per second through ``POST /api/v1/incidents``.
 
 The real endpoint (token auth, validation, logging checklist, priority, number counter,
-two hash-chained history events, one transaction) is compared with a bare FastAPI endpoint
+three hash-chained history events, two SLA clocks, routing, one transaction) is compared with a bare FastAPI endpoint
 that only validates the same body with the same Pydantic model (``IncidentCreate``) and
 echoes it. Both run under the same uvicorn settings (one process, loop/http "auto", access
 log off), in the same run, alternating, so the ratio real/bare is meaningful on a noisy
 machine. Load comes from ``wrk`` (32 connections, one wrk thread) with a Lua script; without
 wrk an asyncio client in a second process does the same (``--client asyncio`` forces it).
 
+A third server, the "plain ORM insert" baseline (``_plain_server.py``; ``--no-plain`` skips
+it), runs in the same rotation (bare, plain, real): an ``async def`` endpoint, no thread
+pool, that validates the same body and inserts it as one row of the real ``Incident`` model
+(same table, same indexes, same engine settings) with a SQLAlchemy ``Session``, one commit per
+request, nothing else (no auth, no history, no SLA). It writes into a database of its own
+(a second SQLite file / a second PostgreSQL database, migrated the same way), so the ratio
+real/plain says what the full ITIL create costs over a plain ORM insert on this machine, in
+the same minutes. The target stays real/bare >= 0.4; plain/bare and real/plain are reported
+next to it, without a target.
+
 A run sends POSTs for ``--duration`` seconds and then stops sending but lets every request
 in flight finish (no request is cut off), so afterwards the number of incidents in the
-database must equal the number of 201 responses exactly.
+database must equal the number of 201 responses exactly (for the plain server too, in its
+own database).
 
     .venv/bin/python bench/api_create.py                  # SQLite, and PostgreSQL if reachable
     .venv/bin/python bench/api_create.py --backend sqlite --runs 3 --duration 5
+    .venv/bin/python bench/api_create.py --no-plain       # bare and real only, as before
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import shutil
@@ -32,12 +45,16 @@ from pathlib import Path
 from typing import Any
 
 from _common import (
+    BENCH_DIR,
     HOST,
     Server,
     banner,
     bare_server,
+    cli,
     cpu_seconds,
+    db_env,
     dutydesk_server,
+    free_port,
     machine_info,
     median,
     percentile,
@@ -361,10 +378,39 @@ class BackendReport:
     db_events: int
     chain_ok: bool | None
     chain_seconds: float
+    # The plain ORM insert baseline (empty / None with --no-plain), on its own database.
+    plain: list[Result] = field(default_factory=list)
+    plain_warmup_created: int = 0
+    plain_db_incidents: int | None = None
+    plain_db_distinct: int | None = None
 
     @property
     def created_total(self) -> int:
         return self.warmup_created + sum(r.created for r in self.real)
+
+    @property
+    def plain_created_total(self) -> int:
+        return self.plain_warmup_created + sum(r.created for r in self.plain)
+
+    @property
+    def plain_unanswered(self) -> int:
+        return sum(r.unanswered for r in self.plain)
+
+    @property
+    def plain_writes_ok(self) -> bool:
+        return self.plain_db_incidents == self.plain_created_total == self.plain_db_distinct
+
+    @property
+    def plain_ratio(self) -> float:
+        """plain/bare: what one ORM insert and commit per request costs over validation."""
+        bare = median([r.rps for r in self.bare])
+        return median([r.rps for r in self.plain]) / bare if bare and self.plain else math.nan
+
+    @property
+    def real_plain_ratio(self) -> float:
+        """real/plain: the full ITIL create against the plain ORM insert."""
+        plain = median([r.rps for r in self.plain]) if self.plain else math.nan
+        return median([r.rps for r in self.real]) / plain if plain else math.nan
 
     @property
     def unanswered(self) -> int:
@@ -404,43 +450,88 @@ def load(
     return result
 
 
+def plain_server(database_url: str, cwd: Path) -> Server:
+    """The plain ORM insert baseline (``_plain_server.py``) on its own database."""
+    port = free_port()
+    argv = [
+        sys.executable,
+        str(BENCH_DIR / "_plain_server.py"),
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
+    return Server("plain", argv, db_env(database_url), cwd, port)
+
+
+def prepare_plain(database_url: str, cwd: Path, user: str = "bob") -> None:
+    """Migrate the plain server's database like the real one, and add the same first user
+    (the requests name caller 1, a foreign key)."""
+    cli(["migrate"], database_url, cwd=cwd)
+    cli(
+        ["user", "add", user, "--role", "admin", "--email", f"{user}@example.com"],
+        database_url,
+        cwd=cwd,
+    )
+
+
 def bench_backend(
-    backend: str, database_url: str, workdir: Path, args: argparse.Namespace, script: Path
+    backend: str,
+    database_url: str,
+    workdir: Path,
+    args: argparse.Namespace,
+    script: Path,
+    plain_url: str | None = None,
 ) -> BackendReport:
     banner(f"api_create on {backend}")
     t0 = time.monotonic()
     token = prepare_admin(database_url, workdir)
     say(f"  migrated, admin bob + API token created in {time.monotonic() - t0:.1f}s")
+    if plain_url:
+        t0 = time.monotonic()
+        prepare_plain(plain_url, workdir)
+        say(f"  plain server's own database migrated, bob added in {time.monotonic() - t0:.1f}s")
     bare_results: list[Result] = []
+    plain_results: list[Result] = []
     real_results: list[Result] = []
     real = dutydesk_server(database_url, workdir, name=f"dutydesk-{backend}")
     real.env.update(args.server_env)
     bare = bare_server(workdir)
+    plain = plain_server(plain_url, workdir) if plain_url else None
     pg_url = database_url if backend == "postgresql" else None
-    with real, bare:
+    plain_pg_url = plain_url if backend == "postgresql" else None
+    with real, bare, plain or contextlib.nullcontext():
         say(
             f"  real server pid {real.pid} port {real.port}; bare server pid {bare.pid} "
             f"port {bare.port}; client {args.client}, {args.connections} connections"
             + (f"; real server env {args.server_env}" if args.server_env else "")
         )
+        if plain:
+            say(f"  plain server pid {plain.pid} port {plain.port}")
         w_bare = load(bare, token, args.warmup, "warmup-bare", args, script)
+        w_plain = (
+            load(plain, token, args.warmup, "warmup-plain", args, script, plain_pg_url)
+            if plain
+            else None
+        )
         w_real = load(real, token, args.warmup, "warmup-real", args, script, pg_url)
         say(
             f"  warm-up {args.warmup:.0f}s each: bare {w_bare.rps:,.0f} req/s, "
             f"real {w_real.rps:,.0f} req/s ({w_real.created} incidents)"
+            + (f"; plain {w_plain.rps:,.0f} req/s ({w_plain.created} incidents)" if w_plain else "")
         )
+        rotation: list[tuple[str, Server, list[Result], str | None]] = [
+            ("bare", bare, bare_results, None)
+        ]
+        if plain:
+            rotation.append(("plain", plain, plain_results, plain_pg_url))
+        rotation.append(("real", real, real_results, pg_url))
         rows = []
         for i in range(1, args.runs + 1):
-            for kind, server, out in (("bare", bare, bare_results), ("real", real, real_results)):
-                r = load(
-                    server,
-                    token,
-                    args.duration,
-                    f"{kind}{i}",
-                    args,
-                    script,
-                    pg_url if kind == "real" else None,
-                )
+            for kind, server, out, run_pg_url in rotation:
+                r = load(server, token, args.duration, f"{kind}{i}", args, script, run_pg_url)
                 out.append(r)
                 rows.append(
                     [
@@ -482,6 +573,7 @@ def bench_backend(
         )
     )
     counts = count_rows(database_url)
+    plain_counts = count_rows(plain_url) if plain_url else None
     chain_ok, chain_seconds = audit(database_url, workdir) if args.audit else (None, 0.0)
     return BackendReport(
         backend,
@@ -493,6 +585,10 @@ def bench_backend(
         counts[2],
         chain_ok,
         chain_seconds,
+        plain=plain_results,
+        plain_warmup_created=w_plain.created if w_plain else 0,
+        plain_db_incidents=plain_counts[0] if plain_counts else None,
+        plain_db_distinct=plain_counts[1] if plain_counts else None,
     )
 
 
@@ -535,40 +631,60 @@ def summarize(reports: list[BackendReport], args: argparse.Namespace) -> None:
         "api_create summary  (medians of "
         f"{args.runs} alternating runs of {args.duration:.0f}s, {args.connections} connections)"
     )
+    # The columns of old stay first and in their order (the real/bare target and its status
+    # included); the plain baseline's columns follow them.
+    with_plain = any(rep.plain for rep in reports)
     rows = []
     for rep in reports:
-        b, r = rep.bare, rep.real
-        rows.append(
-            [
-                rep.backend,
-                f"{median([x.rps for x in b]):,.0f}",
-                f"{median([x.p50_ms for x in b]):.2f}/{median([x.p99_ms for x in b]):.2f}",
-                f"{median([x.rps for x in r]):,.0f}",
-                f"{median([x.p50_ms for x in r]):.2f}/{median([x.p99_ms for x in r]):.2f}",
-                f"{sum(x.non_2xx for x in b)}/{sum(x.non_2xx for x in r)}",
-                f"{median([x.cpu_ms for x in b]):.2f}/{median([x.cpu_ms for x in r]):.2f}",
-                f"{rep.ratio:.3f}",
-                f">= {TARGET_RATIO}",
-                verdict(rep.ratio >= TARGET_RATIO),
-            ]
-        )
-    say(
-        table(
-            [
-                "backend",
-                "bare req/s",
-                "bare p50/p99 ms",
-                "real req/s",
-                "real p50/p99 ms",
-                "non-2xx b/r",
-                "CPU ms/req b/r",
-                "real/bare",
-                "target",
-                "status",
-            ],
-            rows,
-        )
-    )
+        b, r, p = rep.bare, rep.real, rep.plain
+        row = [
+            rep.backend,
+            f"{median([x.rps for x in b]):,.0f}",
+            f"{median([x.p50_ms for x in b]):.2f}/{median([x.p99_ms for x in b]):.2f}",
+            f"{median([x.rps for x in r]):,.0f}",
+            f"{median([x.p50_ms for x in r]):.2f}/{median([x.p99_ms for x in r]):.2f}",
+            f"{sum(x.non_2xx for x in b)}/{sum(x.non_2xx for x in r)}",
+            f"{median([x.cpu_ms for x in b]):.2f}/{median([x.cpu_ms for x in r]):.2f}",
+            f"{rep.ratio:.3f}",
+            f">= {TARGET_RATIO}",
+            verdict(rep.ratio >= TARGET_RATIO),
+        ]
+        if with_plain:
+            row += (
+                [
+                    f"{median([x.rps for x in p]):,.0f}",
+                    f"{median([x.p50_ms for x in p]):.2f}/{median([x.p99_ms for x in p]):.2f}",
+                    f"{sum(x.non_2xx for x in p)}",
+                    f"{median([x.cpu_ms for x in p]):.2f}",
+                    f"{rep.plain_ratio:.3f}",
+                    f"{rep.real_plain_ratio:.3f}",
+                ]
+                if p
+                else ["-"] * 6
+            )
+        rows.append(row)
+    headers = [
+        "backend",
+        "bare req/s",
+        "bare p50/p99 ms",
+        "real req/s",
+        "real p50/p99 ms",
+        "non-2xx b/r",
+        "CPU ms/req b/r",
+        "real/bare",
+        "target",
+        "status",
+    ]
+    if with_plain:
+        headers += [
+            "plain req/s",
+            "plain p50/p99 ms",
+            "non-2xx p",
+            "CPU ms/req p",
+            "plain/bare",
+            "real/plain",
+        ]
+    say(table(headers, rows))
     say("")
     for rep in reports:
         check = "OK" if rep.writes_ok else "MISMATCH"
@@ -578,6 +694,14 @@ def summarize(reports: list[BackendReport], args: argparse.Namespace) -> None:
             f"{rep.db_distinct:,} distinct request bodies, {rep.db_events:,} history events, "
             f"{rep.unanswered} requests cut off -> {check}"
         )
+        if rep.plain_db_incidents is not None:
+            check = "OK" if rep.plain_writes_ok else "MISMATCH"
+            say(
+                f"plain writes on {rep.backend}: {rep.plain_db_incidents:,} incidents in the "
+                f"plain server's database, {rep.plain_created_total:,} responses 201 (warm-up "
+                f"{rep.plain_warmup_created:,} + runs), {rep.plain_db_distinct:,} distinct "
+                f"request bodies, {rep.plain_unanswered} requests cut off -> {check}"
+            )
         if rep.chain_ok is not None:
             say(
                 f"hash chains on {rep.backend}: `dutydesk audit verify` "
@@ -591,6 +715,12 @@ def summarize(reports: list[BackendReport], args: argparse.Namespace) -> None:
         "req/s = responses / (first request .. last response); p50/p99 = client-side latency; "
         "CPU ms/req = server process CPU time / responses (PG CPU = its backends)"
     )
+    if with_plain:
+        say(
+            "plain = one ORM insert of the same body into the incident table, one commit per "
+            "request, no auth/history/SLA (_plain_server.py, its own database); "
+            "plain/bare and real/plain have no target"
+        )
 
 
 # ----------------------------------------------------------------------------- main
@@ -624,6 +754,12 @@ def main() -> int:
         help="extra environment for the real server, e.g. "
         "DUTYDESK_SQLITE_SYNCHRONOUS=NORMAL or DUTYDESK_WRITE_CONCURRENCY=1",
     )
+    parser.add_argument(
+        "--no-plain",
+        dest="plain",
+        action="store_false",
+        help="skip the plain ORM insert baseline (the third server)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp directory")
     parser.add_argument("--asyncio-worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -647,13 +783,21 @@ def main() -> int:
     try:
         if args.backend in ("all", "sqlite"):
             url = f"sqlite:///{workdir / 'sqlite' / 'dutydesk.db'}"
+            plain_url = f"sqlite:///{workdir / 'sqlite' / 'plain.db'}" if args.plain else None
             (workdir / "sqlite").mkdir()
-            reports.append(bench_backend("sqlite", url, workdir, args, script))
+            reports.append(bench_backend("sqlite", url, workdir, args, script, plain_url))
         if args.backend in ("all", "postgresql"):
             ok, info = pg_reachable()
             if ok:
-                with pg_database() as url:
-                    reports.append(bench_backend("postgresql", url, workdir, args, script))
+                with (
+                    pg_database() as url,
+                    pg_database("dutydesk_bench_plain")
+                    if args.plain
+                    else contextlib.nullcontext(None) as plain_url,
+                ):
+                    reports.append(
+                        bench_backend("postgresql", url, workdir, args, script, plain_url)
+                    )
             else:
                 say(f"\nPostgreSQL not reachable ({info}): skipped")
         summarize(reports, args)
