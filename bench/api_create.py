@@ -3,10 +3,11 @@
 The real endpoint (token auth, validation, logging checklist, priority, number counter,
 three hash-chained history events, two SLA clocks, routing, one transaction) is compared
 with a bare FastAPI endpoint that only validates the same body with the same Pydantic model
-(``IncidentCreate``) and echoes it. Both run under the same uvicorn settings (one process, loop/http "auto", access
-log off), in the same run, alternating, so the ratio real/bare is meaningful on a noisy
-machine. Load comes from ``wrk`` (32 connections, one wrk thread) with a Lua script; without
-wrk an asyncio client in a second process does the same (``--client asyncio`` forces it).
+(``IncidentCreate``) and echoes it. Both run under the same uvicorn settings (one process,
+loop/http "auto", access log off), in the same run, alternating, so the ratio real/bare is
+meaningful on a noisy machine. Load comes from ``wrk`` (32 connections, one wrk thread) with
+a Lua script; without wrk an asyncio client in a second process does the same (``--client
+asyncio`` forces it).
 
 A third server, the "plain ORM insert" baseline (``_plain_server.py``; ``--no-plain`` skips
 it), runs in the same rotation (bare, plain, real): an ``async def`` endpoint, no thread
