@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, Header, Query, UploadFile
+from fastapi import APIRouter, File, Form, Header, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import TypeAdapter
 from sqlalchemy.orm import Session
 
-from dutydesk.access.deps import Api, ApiContext
+from dutydesk.access.deps import Api, ApiContext, api_context
 from dutydesk.access.policy import Actor, require_admin
 from dutydesk.escalation import queries as escalation_queries
 from dutydesk.escalation.schemas import EscalationRead
@@ -41,6 +41,7 @@ from dutydesk.incidents.schemas import (
 )
 from dutydesk.kernel import idempotency
 from dutydesk.kernel.errors import InvalidInput, NotFound
+from dutydesk.kernel.route_index import direct_via, read_body
 from dutydesk.models import Incident
 from dutydesk.sla import queries as sla_queries
 
@@ -119,8 +120,22 @@ def _ids(raw: str | None, name: str) -> list[int]:
         ) from exc
 
 
+async def _create_direct(request: Request) -> Response:
+    """`create_incident` as the route index calls it (kernel.route_index, `direct_via`):
+    the same work without FastAPI's dependency solving, a quarter of the event loop's time
+    per create."""
+    body = await read_body(request, IncidentCreate)
+    api = await api_context(request)
+    return await _create(body, api, request.headers.get("idempotency-key"))
+
+
 @router.post("/incidents", status_code=201, response_model=IncidentRead)
+@direct_via(_create_direct)
 async def create_incident(body: IncidentCreate, api: Api, key: IdemKey = None) -> Response:
+    return await _create(body, api, key)
+
+
+async def _create(body: IncidentCreate, api: ApiContext, key: str | None) -> Response:
     digest = ""  # the request's fingerprint, needed only with an Idempotency-Key
     if key is not None:
         payload = body.model_dump(mode="json", exclude_unset=True)

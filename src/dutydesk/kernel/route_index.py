@@ -32,17 +32,30 @@ endpoint. What is outside the router is unchanged: the middlewares run and an ex
 goes to the app's exception handlers as before. The route stays registered as usual, so
 the OpenAPI document, URL building and the router's own loop (when the index defers) keep
 serving it; only FastAPI's per-route telemetry does not see these requests.
+
+An endpoint whose signature FastAPI needs (a body model, headers, dependencies: for its
+OpenAPI document, say) can name a *direct twin* with :func:`direct_via`: a function that
+takes only the request (and the path parameters) and does the same, reading the body with
+:func:`read_body`, which parses and validates it as FastAPI's request handler does and
+fails with the same errors. The index calls the twin; the route, its documentation and the
+router's own loop keep the declared endpoint.
 """
 
 from __future__ import annotations
 
 import inspect
+import json
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from fastapi._body_limit import get_body_limit_error  # what FastAPI's handler uses
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.convertors import Convertor
+from starlette.exceptions import HTTPException
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Mount, NoMatchFound, compile_path
@@ -50,7 +63,9 @@ from starlette.types import Receive, Scope, Send
 
 SELECTED = "dutydesk.route"  # scope key: the route the index picked, for `handle`
 DIRECT = "__dutydesk_direct__"  # attribute of an endpoint the index may call directly
+DIRECT_VIA = "__dutydesk_direct_via__"  # attribute of an endpoint: its direct twin
 E = TypeVar("E", bound=Callable[..., Awaitable[Response]])
+M = TypeVar("M", bound=BaseModel)
 
 
 def direct(endpoint: E) -> E:
@@ -61,12 +76,74 @@ def direct(endpoint: E) -> E:
     return endpoint
 
 
+def direct_via(twin: Callable[..., Awaitable[Response]]) -> Callable[[E], E]:
+    """Mark an endpoint as served by `twin` when the index calls it directly (see the
+    module's docstring); `twin` takes what a :func:`direct` endpoint takes."""
+
+    def mark(endpoint: E) -> E:
+        setattr(endpoint, DIRECT_VIA, twin)
+        return endpoint
+
+    return mark
+
+
+_NO_BODY = object()  # an empty body (JSON null is a value, and invalid)
+
+
+def _strict(request: Request) -> bool:
+    """The route's ``strict_content_type`` (FastAPI's default: True)."""
+    value = getattr(request.scope.get("route"), "strict_content_type", True)
+    return bool(getattr(value, "value", value))  # unset: a DefaultPlaceholder
+
+
+def _is_json(content_type: str) -> bool:
+    kind = content_type.split(";", 1)[0].strip().lower()
+    main, _, sub = kind.partition("/")
+    return main == "application" and (sub == "json" or sub.endswith("+json"))
+
+
+async def read_body(request: Request, model: type[M]) -> M:
+    """The request's body as `model`, read the way FastAPI's request handler (0.165) reads
+    a required body parameter: JSON when the content type is JSON (a missing one counts as
+    JSON only on a route with ``strict_content_type=False``), the raw bytes otherwise; the
+    same errors for malformed JSON, an unreadable or oversized body, a missing one and
+    invalid fields (``RequestValidationError`` with ``body`` first in each location), so
+    the app's handlers answer both paths alike (a test compares them)."""
+    data: Any = _NO_BODY
+    try:
+        raw = await request.body()
+        if raw:
+            data = raw
+            content_type = request.headers.get("content-type")
+            if _is_json(content_type) if content_type else not _strict(request):
+                data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        error = {"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error"}
+        context = {"input": {}, "ctx": {"error": exc.msg}}
+        raise RequestValidationError([{**error, **context}]) from None
+    except HTTPException:
+        raise
+    except Exception as exc:
+        if MAX_BODY_SIZE_SCOPE_KEY in request.scope and (limit := get_body_limit_error(exc)):
+            raise limit from exc
+        raise HTTPException(400, "There was an error parsing the body") from exc
+    if data is _NO_BODY:
+        missing = {"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}
+        raise RequestValidationError([missing])
+    try:
+        return model.model_validate(data, from_attributes=True)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
+
+
 @dataclass(frozen=True)
 class _Direct:
     """A route whose endpoint the index calls itself."""
 
     route: BaseRoute
-    endpoint: Callable[..., Awaitable[Response]]
+    endpoint: Callable[..., Awaitable[Response]]  # what the index calls
+    declared: Any  # the route's own endpoint (the same, or the one `endpoint` is a twin of)
     methods: frozenset[str]
     prefix: str  # the literal part of the path, before its first parameter
     pattern: re.Pattern[str] | None  # None: the path is the literal prefix alone
@@ -86,10 +163,12 @@ class _Direct:
 
 def _direct_of(context: Any) -> _Direct | None:
     route = getattr(context, "original_route", None)
-    endpoint = getattr(route, "endpoint", None)
-    if route is None or not getattr(endpoint, DIRECT, False):
+    declared = getattr(route, "endpoint", None)
+    endpoint = getattr(declared, DIRECT_VIA, None)
+    if endpoint is None and getattr(declared, DIRECT, False):
+        endpoint = declared
+    if route is None or endpoint is None:
         return None
-    assert endpoint is not None
     path = str(context.path_format)
     pattern, _format, convertors = compile_path(path)
     parameters = list(inspect.signature(endpoint).parameters.values())
@@ -111,6 +190,7 @@ def _direct_of(context: Any) -> _Direct | None:
     return _Direct(
         route=route,
         endpoint=endpoint,
+        declared=declared,
         methods=frozenset(getattr(route, "methods", None) or ()),
         prefix=literal_prefix(path),
         pattern=pattern if convertors else None,
@@ -222,7 +302,7 @@ class RouteIndex(BaseRoute):
             found = self._find_direct(scope)
             if found is not None:
                 entry, params = found
-                picked = {"endpoint": entry.endpoint, "route": entry.route, "path_params": params}
+                picked = {"endpoint": entry.declared, "route": entry.route, "path_params": params}
                 return Match.FULL, {**picked, SELECTED: entry}
         route, child = self.find(scope)
         if route is None:
