@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Dialect
+from sqlalchemy.sql.type_api import _BindProcessorType
 from sqlalchemy.types import TypeDecorator
 
 
@@ -24,6 +25,25 @@ class UTCDateTime(TypeDecorator[datetime]):
         if dialect.name == "sqlite":
             return value.replace(tzinfo=None)
         return value
+
+    def bind_processor(self, dialect: Dialect) -> _BindProcessorType[datetime] | None:
+        """On SQLite, `process_bind_param` and the dialect's own formatting in one step, with
+        ``isoformat`` (C) writing the text the dialect writes ("YYYY-MM-DD HH:MM:SS.ffffff",
+        always six digits): the two Python steps were ~3 % of a write batch. A test
+        compares both for a range of instants."""
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to a UTC column")
+            if value.utcoffset():
+                value = value.astimezone(UTC)
+            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        return process
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
