@@ -442,3 +442,26 @@ def test_open_alerts_remembered_in_a_transaction_follow_resolution(
             select(Alert).where(Alert.integration_id == integration_id).order_by(Alert.id)
         ).all()
         assert [(r.occurrences, r.open_key) for r in rows] == [(3, None), (2, "k")]
+
+
+def test_a_new_incident_takes_only_columns() -> None:
+    from dutydesk.incidents.changes import new_incident
+
+    with pytest.raises(TypeError, match="not columns of Incident: \\['colour'\\]"):
+        new_incident("INC0000001", short_description="x", colour="red")
+
+
+def test_a_new_incident_is_stored_with_every_value_it_was_given(
+    fresh_db: Database, cast: Cast
+) -> None:
+    """Its values are put in its instance dict, not set through attributes: the INSERT must
+    still carry every one of them."""
+    with fresh_db.unit_of_work() as s:
+        incident = _logged(s, cast, "stored", impact=1, urgency=3, channel="email")
+        given = {c: getattr(incident, c) for c in ("number", "impact", "urgency", "priority")}
+        given |= {"channel": incident.channel, "opened_at": incident.opened_at}
+    with fresh_db.unit_of_work() as s:
+        row = s.execute(select(Incident).where(Incident.number == given["number"])).scalar_one()
+        assert {k: getattr(row, k) for k in given} == given
+        assert (row.escalation_level, row.reopen_count, row.history_count) == (1, 0, 3)
+        assert row.opened_by_id == cast.bob.user.id and row.caller_id == cast.dave.user.id
