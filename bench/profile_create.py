@@ -11,12 +11,14 @@ and one on the event loop thread (routing, validation, serialization, the hand-o
     .venv/bin/python bench/profile_create.py --path events --batch 1000 --requests 20
     .venv/bin/python bench/profile_create.py --path storm --requests 20  # bench/ingest's storm
     .venv/bin/python bench/profile_create.py --no-profile         # wall clock and CPU only
+    .venv/bin/python bench/profile_create.py --postgresql --sql   # on PostgreSQL, the SQL
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import io
 import json
@@ -30,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _common import cli, prepare_admin
+from _common import cli, pg_database, prepare_admin
 
 from dutydesk.app import create_app
 from dutydesk.config import Settings
@@ -177,7 +179,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--batch", type=int, default=1, help="events per request (events)")
     parser.add_argument("--keys", type=int, default=500, help="distinct dedup keys (events)")
-    parser.add_argument("--database-url", default=None)
+    parser.add_argument(
+        "--database-url", default=None, help="an EMPTY database of your own: it is migrated"
+    )
+    parser.add_argument(
+        "--postgresql", action="store_true", help="a fresh PostgreSQL database, dropped after"
+    )
     parser.add_argument("--limit", type=int, default=45)
     parser.add_argument("--sort", default="cumulative")
     parser.add_argument("--no-profile", action="store_true")
@@ -186,9 +193,12 @@ def main() -> None:
     parser.add_argument("--sql", action="store_true", help="count the statements per batch")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="dutydesk-profile-") as tmp:
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="dutydesk-profile-"))
         cwd = Path(tmp)
         url = args.database_url or f"sqlite:///{cwd / 'profile.db'}"
+        if args.postgresql:
+            url = stack.enter_context(pg_database("dutydesk_bench_profile"))
         token = prepare_admin(url, cwd)
         if args.path == "storm":  # in order, like bench/ingest.py's storm
             args.concurrency, args.batch = 1, max(args.batch, 1000)
