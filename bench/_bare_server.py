@@ -7,9 +7,7 @@ httptools when installed), access log off, proxy headers off.
 
 from __future__ import annotations
 
-import argparse
-
-import uvicorn
+from _common import serve_baseline
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
@@ -29,20 +27,7 @@ async def healthz() -> JSONResponse:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--log-level", default="warning")
-    args = parser.parse_args()
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        workers=1,
-        log_level=args.log_level,
-        proxy_headers=False,
-        access_log=args.log_level == "debug",
-    )
+    serve_baseline(app)
 
 
 if __name__ == "__main__":

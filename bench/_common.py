@@ -252,19 +252,42 @@ def dutydesk_server(database_url: str, cwd: Path, name: str = "dutydesk") -> Ser
     return Server(name, argv, db_env(database_url), cwd, port)
 
 
-def bare_server(cwd: Path) -> Server:
+def baseline_server(name: str, script: str, database_url: str, cwd: Path) -> Server:
+    """A baseline app of this folder (``_bare_server.py``, ``_plain_server.py``), served as
+    ``dutydesk serve`` is (see `serve_baseline`)."""
     port = free_port()
-    argv = [
-        sys.executable,
-        str(BENCH_DIR / "_bare_server.py"),
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
-    return Server("bare", argv, db_env("sqlite://"), cwd, port)
+    argv = [sys.executable, str(BENCH_DIR / script), "--host", HOST, "--port", str(port)]
+    return Server(name, [*argv, "--log-level", "warning"], db_env(database_url), cwd, port)
+
+
+def bare_server(cwd: Path) -> Server:
+    return baseline_server("bare", "_bare_server.py", "sqlite://", cwd)
+
+
+def serve_baseline(app: Any, setup: Any = None) -> None:
+    """A baseline server's main: its arguments, then uvicorn exactly as ``dutydesk serve``
+    runs (one process, loop/http "auto", access log off, proxy headers off). `setup` is
+    called first with the database URL of the environment."""
+    import argparse
+
+    import uvicorn
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--log-level", default="warning")
+    args = parser.parse_args()
+    if setup is not None:
+        setup(os.environ["DUTYDESK_DATABASE_URL"])
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        workers=1,
+        log_level=args.log_level,
+        proxy_headers=False,
+        access_log=args.log_level == "debug",
+    )
 
 
 def cpu_seconds(pid: int) -> float:

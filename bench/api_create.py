@@ -46,16 +46,15 @@ from pathlib import Path
 from typing import Any
 
 from _common import (
-    BENCH_DIR,
     HOST,
     Server,
     banner,
     bare_server,
+    baseline_server,
     cli,
     cpu_seconds,
     db_env,
     dutydesk_server,
-    free_port,
     machine_info,
     median,
     percentile,
@@ -453,18 +452,7 @@ def load(
 
 def plain_server(database_url: str, cwd: Path) -> Server:
     """The plain ORM insert baseline (``_plain_server.py``) on its own database."""
-    port = free_port()
-    argv = [
-        sys.executable,
-        str(BENCH_DIR / "_plain_server.py"),
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
-    return Server("plain", argv, db_env(database_url), cwd, port)
+    return baseline_server("plain", "_plain_server.py", database_url, cwd)
 
 
 def prepare_plain(database_url: str, cwd: Path, user: str = "bob") -> None:
@@ -610,7 +598,7 @@ def count_rows(database_url: str) -> tuple[int, int, int]:
 
 
 def audit(database_url: str, workdir: Path) -> tuple[bool, float]:
-    from _common import DUTYDESK, db_env
+    from _common import DUTYDESK
 
     t0 = time.monotonic()
     proc = subprocess.run(
