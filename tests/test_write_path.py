@@ -306,6 +306,25 @@ def test_a_group_of_new_incidents_is_written_by_one_insert(fresh_db: Database, c
         assert _logged(s, cast, "after").id == first.id + 6  # the next one follows them
 
 
+def test_a_group_partly_written_by_an_autoflush_gives_ids_to_the_rest(
+    fresh_db: Database, cast: Cast
+) -> None:
+    with fresh_db.unit_of_work() as s:
+        caller = s.get(User, cast.dave.user.id)
+        assert caller is not None
+        held = [caller, s.get(Customer, caller.customer_id)]
+        first = _logged(s, cast, "first of the transaction")
+        actor = build_actor(s, cast.bob.user)
+        requests = [(actor, _body(cast, f"part {n}")) for n in range(4)]
+        with statements(s) as sql:
+            opened = open_incidents(
+                s, requests, settings=Settings(), each=lambda i, _inc: s.flush() if i == 0 else None
+            )
+        assert sum(q.lstrip().startswith("INSERT INTO incident ") for q in sql) == 2
+        assert [i.id for i in opened] == list(range(first.id + 1, first.id + 5))
+        del held
+
+
 def test_incidents_pending_besides_the_group_keep_generated_ids(
     fresh_db: Database, cast: Cast
 ) -> None:

@@ -76,23 +76,22 @@ _LAST_ID = select(func.max(_INCIDENTS.c.id))
 
 
 def _give_ids(session: Session, incidents: list[Incident]) -> None:
-    """On SQLite, the ids of a batch of new incidents, so its flush is one INSERT: without
+    """On SQLite, the ids of a group of new incidents, so its flush is one INSERT: without
     them SQLAlchemy inserts each row with its own statement, as SQLite cannot say which row
     of a multi-row INSERT … RETURNING got which id (a third of a create's flush). They are
     the ids SQLite would choose (max + 1, the table has no AUTOINCREMENT), and nothing else
     can insert in between: a SQLite write transaction holds the database's one write lock
-    from its start (BEGIN IMMEDIATE), and these are the only incidents pending. PostgreSQL
+    from its start (BEGIN IMMEDIATE), and these are the only incidents pending (those an
+    autoflush already wrote have theirs). PostgreSQL
     batches rows with generated ids itself, and keeps its sequence."""
-    bind = session.get_bind()
-    if bind.dialect.name != "sqlite" or len(incidents) < 2:
+    pending = [i for i in incidents if i.id is None]  # an autoflush may have written some
+    if session.get_bind().dialect.name != "sqlite" or len(pending) < 2:
         return
-    if any(i.id is not None for i in incidents):
-        return
-    ours = {id(i) for i in incidents}
+    ours = {id(i) for i in pending}
     if any(isinstance(o, Incident) and id(o) not in ours for o in session.new):
         return
     last = session.connection().execute(_LAST_ID).scalar() or 0
-    for offset, incident in enumerate(incidents, start=1):
+    for offset, incident in enumerate(pending, start=1):
         incident.id = last + offset
 
 
