@@ -31,12 +31,8 @@ from _common import banner, machine_info, median, say, table
 if importlib.util.find_spec("dutydesk") is None:  # a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from dutydesk.sla.calendar import (
-    Calendar,
-    add_business_seconds,
-    business_seconds_between,
-    clear_caches,
-)
+from dutydesk.sla.business_time import add_business_seconds, business_seconds_between, clear_caches
+from dutydesk.sla.calendar import Calendar
 from dutydesk.sla.calendar_config import calendar_from_config
 
 Case = tuple[datetime, float]

@@ -9,11 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dutydesk.sla.calendar import (
-    Calendar,
-    CalendarError,
-    add_business_days,
-)
+from dutydesk.sla.business_time import add_business_days
+from dutydesk.sla.calendar import Calendar, CalendarError
 from dutydesk.sla.calendar_config import calendar_from_config
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")

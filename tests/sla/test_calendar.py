@@ -25,17 +25,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dutydesk.sla.calendar import (
-    MAX_CLOSED_SPAN,
-    WEEKDAYS,
-    Calendar,
-    CalendarError,
-    Interval,
+from dutydesk.sla.business_time import (
     add_business_seconds,
     business_seconds_between,
     is_business_time,
     next_business_instant,
 )
+from dutydesk.sla.calendar import MAX_CLOSED_SPAN, WEEKDAYS, Calendar, CalendarError, Interval
 from dutydesk.sla.calendar_config import calendar_from_config, calendar_to_config
 
 ZONES = ("Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe", "UTC")

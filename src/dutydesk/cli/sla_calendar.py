@@ -27,7 +27,8 @@ from dutydesk.kernel import clock
 from dutydesk.kernel.errors import InvalidInput, NotFound
 from dutydesk.sla import admin as sla_admin
 from dutydesk.sla import queries, service
-from dutydesk.sla.calendar import WEEKDAYS, CalendarError, add_business_seconds
+from dutydesk.sla.business_time import add_business_seconds
+from dutydesk.sla.calendar import WEEKDAYS, CalendarError
 from dutydesk.sla.schemas import (
     CalendarPatch,
     CalendarRead,

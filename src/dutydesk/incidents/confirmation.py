@@ -34,7 +34,8 @@ from dutydesk.kernel.errors import Conflict, Forbidden, Gone, InvalidInput, NotF
 from dutydesk.models import Incident, Setting, User
 from dutydesk.people import queries as people
 from dutydesk.sla import service as sla
-from dutydesk.sla.calendar import CalendarError, add_business_days
+from dutydesk.sla.business_time import add_business_days
+from dutydesk.sla.calendar import CalendarError
 
 SALT = "dutydesk.incident-link"
 _KEYS: dict[str, str] = {}  # database URL -> the generated key (it never changes)

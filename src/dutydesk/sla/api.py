@@ -15,7 +15,8 @@ from dutydesk.incidents.schemas import ClockRead
 from dutydesk.kernel.errors import InvalidInput
 from dutydesk.sla import admin as sla_admin
 from dutydesk.sla import queries, service
-from dutydesk.sla.calendar import CalendarError, add_business_seconds
+from dutydesk.sla.business_time import add_business_seconds
+from dutydesk.sla.calendar import CalendarError
 from dutydesk.sla.schemas import (
     CalendarPatch,
     CalendarRead,

@@ -14,7 +14,7 @@ since ``segment_start``. That makes every rule a small function of the stored va
 * the worker fires warnings and the breach when their instants pass (CLK-W, CLK-B); work
   found late fires once, only the most severe level crossed, marked late.
 
-Business-time arithmetic lives in ``sla.calendar``; nothing here touches the database.
+Business-time arithmetic lives in ``sla.business_time``; nothing here touches the database.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol, TypeVar
 
-from dutydesk.sla.calendar import Calendar, add_business_seconds, business_seconds_between
+from dutydesk.sla.business_time import add_business_seconds, business_seconds_between
+from dutydesk.sla.calendar import Calendar
 
 LATE_AFTER = timedelta(seconds=60)  # fired this long after its instant: marked late
 
