@@ -290,3 +290,12 @@ def test_the_direct_create_answers_as_fastapi_does(
             data = {k: data.get(k) for k in ("status", "title", "detail", "errors")}
         answers.append((r.status_code, r.headers["content-type"], data))
     assert answers[0] == answers[1], what
+
+
+def test_the_first_request_may_go_direct(settings: Settings, db: Database) -> None:
+    """The index (and its direct table) is built at the first request, for that request."""
+    app = create_app(settings, db)
+    index = app.router.routes[0]
+    assert isinstance(index, RouteIndex)
+    _match, child = index.matches(scope(app, "POST", "/api/v1/incidents"))
+    assert isinstance(child.get(SELECTED), _Direct)

@@ -298,6 +298,8 @@ class RouteIndex(BaseRoute):
         return None, {}
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if self._entries is None:
+            self._table()  # the direct table too, so the first request may go direct
         if self._direct and scope["type"] == "http" and not scope.get("root_path"):
             found = self._find_direct(scope)
             if found is not None:
