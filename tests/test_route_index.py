@@ -235,8 +235,8 @@ def test_a_direct_receiver_is_timed_and_its_errors_are_problems(
 
 
 def _index(app: FastAPI, *, direct: bool) -> FastAPI:
-    """The app with its index built now (it is built at the first request otherwise, which
-    then goes the router's way), calling its direct endpoints or not (FastAPI's handler)."""
+    """The app with its index built now, calling its direct endpoints or not (then every
+    request goes through FastAPI's request handler)."""
     index = app.router.routes[0]
     assert isinstance(index, RouteIndex)
     index._table()
