@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session
 
+from dutydesk.access.policy import Actor
 from dutydesk.config import Settings
 from dutydesk.db import Database
 from dutydesk.escalation import queries as escalation_queries
@@ -276,17 +277,23 @@ def _cancel(session: Session, cast: Cast, incident: Incident) -> None:
     perform_action(session, actor, incident, "cancel", req, settings=Settings())
 
 
+def _as_in_a_batch(s: Session, cast: Cast) -> tuple[Incident, Actor, list[object]]:
+    """As in a group-commit batch: the rows it loads held (pinned), its caches warm (an
+    incident already logged in the transaction). Returns that incident, the actor and the
+    held rows (keep them referenced)."""
+    caller = s.get(User, cast.dave.user.id)
+    assert caller is not None
+    held = [caller, s.get(Customer, caller.customer_id)]
+    first = _logged(s, cast, "first of the transaction")
+    return first, build_actor(s, cast.bob.user), held
+
+
 def test_a_group_of_new_incidents_is_written_by_one_insert(fresh_db: Database, cast: Cast) -> None:
     """On SQLite the ids are given before the flush (SQLAlchemy would otherwise insert each
     row alone); PostgreSQL batches generated ids itself. Either way: one INSERT, and the ids
     are the ones the database would have chosen, in order."""
     with fresh_db.unit_of_work() as s:
-        # as in a group-commit batch: the rows it loads are held (pinned), its caches warm
-        caller = s.get(User, cast.dave.user.id)
-        assert caller is not None
-        held = [caller, s.get(Customer, caller.customer_id)]
-        first = _logged(s, cast, "first of the transaction")
-        actor = build_actor(s, cast.bob.user)
+        first, actor, held = _as_in_a_batch(s, cast)
         requests = [(actor, _body(cast, f"group {n}")) for n in range(5)]
         with statements(s) as sql:
             opened = open_incidents(s, requests, settings=Settings())
@@ -310,11 +317,7 @@ def test_a_group_partly_written_by_an_autoflush_gives_ids_to_the_rest(
     fresh_db: Database, cast: Cast
 ) -> None:
     with fresh_db.unit_of_work() as s:
-        caller = s.get(User, cast.dave.user.id)
-        assert caller is not None
-        held = [caller, s.get(Customer, caller.customer_id)]
-        first = _logged(s, cast, "first of the transaction")
-        actor = build_actor(s, cast.bob.user)
+        first, actor, held = _as_in_a_batch(s, cast)
         requests = [(actor, _body(cast, f"part {n}")) for n in range(4)]
         with statements(s) as sql:
             opened = open_incidents(
